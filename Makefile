@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build, boot and test this KSM engine on Linux 6.12.  Everything generated
+# goes under build/.  See README.md.
+#
+#   make run      build both, boot ours, run the dedup demo
+#   make check    build, boot and run every test suite
+#
+# Variables: KERNEL=ours|upstream|debug  SUITES="selftests own kunit lint"
+#            T=<regex> (test filter)  KVM=1  JOBS=<n>
+
+SHELL := /bin/bash
+H := harness
+KERNEL ?= ours
+export KERNEL SUITES T KVM JOBS SHELL_AFTER
+
+DEB_PKGS := linux-source-6.12 build-essential flex bison bc libelf-dev \
+	libssl-dev cpio xz-utils rsync kmod python3 perl ccache \
+	qemu-system-x86 busybox-static libnuma-dev libcap-dev gnuplot-nox
+
+.PHONY: all run check deps tree kernel kernels userspace lint shell clean help
+
+all: check
+
+help:
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@$(H)/deps.sh $(DEB_PKGS)
+
+tree: deps
+	@$(H)/tree.sh
+
+kernel: deps
+	@$(H)/kernel.sh $(KERNEL)
+
+kernels: deps
+	@$(H)/kernel.sh upstream && $(H)/kernel.sh ours
+
+userspace: deps
+	@$(H)/userspace.sh
+
+check: deps
+	@$(H)/check.sh
+
+lint: deps
+	@$(H)/kernel.sh ours && $(H)/lint.sh
+
+run: deps
+	@$(H)/run.sh
+
+shell: deps
+	@SHELL_AFTER=1 $(H)/run.sh
+
+clean:
+	rm -rf build/src/*/out build/src/*/out-debug build/guest build/check-* build/run

@@ -1,0 +1,77 @@
+#!/bin/bash
+# make check: build, boot, run every test suite, compare with the
+# expected failures, print the results and "N passed, N failed, N skipped".
+#   KERNEL=ours|upstream|debug   kernel the VM suites run on (default ours)
+#   SUITES="selftests own kunit lint stress bench"  suites to run
+#   T=<regex>                    only tests whose id matches
+# SPDX-License-Identifier: GPL-2.0
+. "$(dirname "$0")/lib.sh"
+
+KERNEL=${KERNEL:-ours}
+SUITES=${SUITES:-selftests own kunit lint}
+T=${T:-}
+has() { [[ " $SUITES " == *" $1 "* ]]; }
+
+say "$BASE_PKG $(base_version), kernel '$KERNEL', suites: $SUITES${T:+, filter: $T}"
+t0=$(date +%s)
+"$HARNESS/kernel.sh" "$KERNEL"
+[ "$KERNEL" = ours ] || ! has lint || "$HARNESS/kernel.sh" ours
+"$HARNESS/userspace.sh"
+t_build=$(( $(date +%s) - t0 ))
+
+run=$BUILD/check-$KERNEL
+rm -rf "$run" && mkdir -p "$run/job"
+res=$run/results.txt
+: > "$res"
+
+# The list of tests the VM runs.
+list=$run/job/tests.list
+: > "$list"
+# Our own tests first: they check boot defaults on an untouched KSM.
+if has own; then
+	for f in "$TOP"/tools/testing/selftests/mm/*.c; do
+		[ -f "$f" ] && grep -q '^int main' "$f" || continue
+		n=$(basename "$f" .c)
+		echo "own/$n 900 ./$n" >> "$list"
+	done
+fi
+if has selftests; then
+	grep -v '^#' "$HARNESS/suites/selftests.list" | grep . >> "$list"
+fi
+for s in $SUITES; do
+	[ -f "$HARNESS/suites/$s.list" ] && [ "$s" != selftests ] &&
+		grep -v '^#' "$HARNESS/suites/$s.list" | grep . >> "$list"
+done
+if [ -n "$T" ]; then
+	grep -E -- "$T" "$list" > "$list.f" || true
+	mv "$list.f" "$list"
+fi
+
+t1=$(date +%s)
+if [ -s "$list" ] || has kunit; then
+	cat > "$run/job/job.sh" <<-'JOB'
+	#!/bin/sh
+	run-tests
+	JOB
+	chmod +x "$run/job/job.sh"
+	log=$LOGS/console-$KERNEL.log
+	say "booting $KERNEL: $(grep -c . "$list") tests (console: $log)"
+	VM_FILTER="grep --line-buffered -E ^@@(BEGIN|END)" \
+		"$HARNESS/vm.sh" "$KERNEL" "$run/job" "$log" "${VM_TIMEOUT:-3600}" |
+		sed -u 's/^@@END \([^ ]*\) rc=\([0-9]*\).*/   done \1 (exit \2)/; /^@@BEGIN/d' || true
+	kopt=
+	has kunit || kopt=--no-kunit
+	python3 "$HARNESS/results.py" "$log" "$list" $kopt >> "$res"
+fi
+if has kunit && [ -z "$T" ]; then
+	# Every KUnit suite of ours must have reported at least one case.
+	for k in $(grep -rhoE '^\s*\.name = "[a-z0-9_]+",\s*/\* kunit suite \*/' "$TOP/mm" 2>/dev/null |
+		   sed 's/.*"\(.*\)".*/\1/'); do
+		grep -q " kunit/$k/" "$res" || echo "FAIL kunit/$k the suite did not run" >> "$res"
+	done
+fi
+t_test=$(( $(date +%s) - t1 ))
+has lint && "$HARNESS/lint.sh" >> "$res"
+
+python3 "$HARNESS/summary.py" "$res" "$HARNESS/expected-failures" "$run/summary.txt" \
+	"build ${t_build}s, tests ${t_test}s"

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Run the tests listed in /tests.list inside the VM, one per line:
+#   <id> <timeout-seconds> <command...>
+# Each test is framed by @@BEGIN/@@END markers that the host parses.
+# Between tests KSM is stopped and every merged page unmerged, so a
+# test never sees pages left behind by the one before.
+# SPDX-License-Identifier: GPL-2.0
+cd /opt/tests || exit 1
+ksm=/sys/kernel/mm/ksm
+while read -r id tmo cmd; do
+	case "$id" in ''|'#'*) continue ;; esac
+	echo "@@BEGIN $id"
+	start=$(cut -d' ' -f1 /proc/uptime)
+	timeout -s KILL "$tmo" sh -c "$cmd" < /dev/null 2>&1
+	rc=$?
+	end=$(cut -d' ' -f1 /proc/uptime)
+	echo "@@END $id rc=$rc start=$start end=$end"
+	[ -w $ksm/run ] && echo 2 > $ksm/run
+done < /tests.list
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan > /sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak
+fi

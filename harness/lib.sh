@@ -1,0 +1,63 @@
+#!/bin/bash
+# Shared settings and helpers for the harness scripts.  Sourced, not run.
+# SPDX-License-Identifier: GPL-2.0
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HARNESS=$TOP/harness
+BUILD=${BUILD:-$TOP/build}
+SRC=$BUILD/src
+LOGS=$BUILD/logs
+BASE_TARBALL=/usr/src/linux-source-6.12.tar.xz
+BASE_PKG=linux-source-6.12
+
+# Repository paths that are overlaid onto the "ours" tree, file by file.
+OVERLAY_DIRS="mm include Documentation tools"
+
+JOBS=${JOBS:-$(nproc)}
+
+mkdir -p "$BUILD" "$LOGS"
+
+say()  { printf '==> %s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die()  { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+base_version() {
+	dpkg-query -W -f='${Version}' "$BASE_PKG" 2>/dev/null || echo unknown
+}
+
+# Source tree of a kernel flavour: "upstream" is the pristine base tree,
+# "ours" and "debug" share the overlaid tree.
+tree_of() {
+	case "$1" in
+	upstream) echo "$SRC/upstream" ;;
+	ours|debug) echo "$SRC/ours" ;;
+	*) die "unknown kernel '$1' (ours, upstream, debug)" ;;
+	esac
+}
+
+# Build directory.  It is a direct child of the source tree so Kbuild
+# uses the relative srctree "..": both trees then compile with identical
+# command lines and ccache shares the work between them.
+objdir_of() {
+	case "$1" in
+	debug) echo "$(tree_of "$1")/out-debug" ;;
+	*) echo "$(tree_of "$1")/out" ;;
+	esac
+}
+
+kernel_image() {
+	echo "$(objdir_of "$1")/arch/x86/boot/bzImage"
+}
+
+# Kernel make wrapper: ccache when available, W=1 on our trees.
+kmake() {
+	local flavour=$1; shift
+	local cc=gcc extra=()
+	command -v ccache >/dev/null && cc="ccache gcc"
+	[ "$flavour" != upstream ] && extra+=(W=1)
+	CCACHE_NOHASHDIR=1 CCACHE_BASEDIR=$SRC CCACHE_DIR=${CCACHE_DIR:-$BUILD/ccache} \
+		make -C "$(tree_of "$flavour")" O="$(objdir_of "$flavour")" \
+		CC="$cc" HOSTCC=gcc -j"$JOBS" "${extra[@]}" "$@"
+}
