@@ -2,7 +2,7 @@
 # make check: build, boot, run every test suite, compare with the
 # expected failures, print the results and "N passed, N failed, N skipped".
 #   KERNEL=ours|upstream|debug   kernel the VM suites run on (default ours)
-#   SUITES="selftests own kunit lint stress bench"  suites to run
+#   SUITES="own selftests kunit lint"  suites to run (all by default)
 #   T=<regex>                    only tests whose id matches
 # SPDX-License-Identifier: GPL-2.0
 . "$(dirname "$0")/lib.sh"

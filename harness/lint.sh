@@ -49,7 +49,7 @@ if [ -f "$obj/.config" ]; then
 		case "$f" in mm/*.c) objs+=("${f%.c}.o"); rm -f "$obj/${f%.c}.o" ;; esac
 	done
 	if [ ${#objs[@]} -gt 0 ]; then
-		kmake ours "${objs[@]}" 2>&1 | grep -E 'warning:|error:' > "$log" || true
+		kmake ours W=1 "${objs[@]}" 2>&1 | grep -E 'warning:|error:' > "$log" || true
 	fi
 	report W=1 "$log" warnings
 else

@@ -103,7 +103,7 @@ def framed(lines, listed):
 
 
 def kunit(lines):
-    """Test cases of every KUnit suite (KTAP, suites indented by 4)."""
+    """Test cases of every KUnit suite: KTAP with the suite's cases at 4 spaces."""
     results, suite = [], None
     for line in lines:
         m = re.match(r'^    # Subtest: (\S+)', line)
@@ -112,13 +112,12 @@ def kunit(lines):
             continue
         if suite is None:
             continue
-        m = re.match(r'^        (not ok|ok) \d+ (\S+)(.*)$', line)
+        m = re.match(r'^    (not ok|ok) \d+ (\S+)(.*)$', line)
         if m:
             skip = re.search(r'#\s*SKIP', m.group(3))
             status = 'SKIP' if skip else ('PASS' if m.group(1) == 'ok' else 'FAIL')
             results.append((status, f'kunit/{suite}/{m.group(2)}', m.group(3).strip()))
-            continue
-        if re.match(r'^    (not ok|ok) \d+ ', line):
+        elif re.match(r'^(not ok|ok) \d+ ', line):
             suite = None
     return results
 
