@@ -57,7 +57,7 @@ static const struct ksm_file ksm_files[] = {
 	{ "general_profit", false, NULL },
 };
 
-#define NR_FILES (sizeof(ksm_files) / sizeof(ksm_files[0]))
+#define NR_FILES ARRAY_SIZE(ksm_files)
 
 /* Read a file into @buf without its trailing newline; -errno on error. */
 static int ksm_get(const char *name, char *buf, size_t len)
@@ -261,7 +261,7 @@ static const struct write_case write_cases[] = {
 	{ "general_profit", "0", EACCES },
 };
 
-#define NR_WRITE_CASES (sizeof(write_cases) / sizeof(write_cases[0]))
+#define NR_WRITE_CASES ARRAY_SIZE(write_cases)
 
 static bool check_write(const struct write_case *c)
 {
