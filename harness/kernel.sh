@@ -1,6 +1,7 @@
 #!/bin/bash
 # Configure and build one kernel flavour: ours | upstream | debug.
-#   config: allnoconfig + harness/config/base.config (+ debug.config)
+#   config: allnoconfig + harness/config/base.config, plus ours.config
+#   for our tree and debug.config for the debug kernel
 # The configuration is regenerated only when a fragment changes; every
 # line of the fragments is checked against the result so a dependency
 # that silently drops an option fails the build instead.
@@ -10,6 +11,7 @@
 flavour=${1:?usage: kernel.sh ours|upstream|debug}
 obj=$(objdir_of "$flavour")
 frags=("$HARNESS/config/base.config")
+[ "$flavour" != upstream ] && frags+=("$HARNESS/config/ours.config")
 [ "$flavour" = debug ] && frags+=("$HARNESS/config/debug.config")
 
 "$HARNESS/tree.sh"

@@ -163,7 +163,7 @@ static void worker(int id, size_t pages)
 
 int main(int argc, char **argv)
 {
-	int workers = 4, mib = 64, limit = 240, quiet = 0, opt, i, stable = 0;
+	int workers = 4, mib = 128, limit = 240, quiet = 0, opt, i, stable = 0;
 	long sharing, last_sharing = -1, scans, stable_since_scan = -1;
 	double t0, c0, t, c, last_t, last_c, peak_cpu = 0;
 	size_t pages, expect;
@@ -188,8 +188,8 @@ int main(int argc, char **argv)
 		return 4;
 	}
 	ksm_write("run", 0);
-	ksm_write("pages_to_scan", 5000);
-	ksm_write("sleep_millisecs", 10);
+	ksm_write("pages_to_scan", 1000);
+	ksm_write("sleep_millisecs", 20);
 
 	pids = calloc(workers, sizeof(*pids));
 	for (i = 0; i < workers; i++) {

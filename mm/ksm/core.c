@@ -1,0 +1,661 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KSM core: the registered mms (slots), ksmd's cursor over them, the
+ * hooks that madvise, prctl, fork, execve and exit call, and ksmd itself.
+ */
+#include <linux/freezer.h>
+#include <linux/hashtable.h>
+#include <linux/kthread.h>
+#include <linux/ksm.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched/cputime.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#define CREATE_TRACE_POINTS
+#include <trace/events/ksm.h>
+
+#include "internal.h"
+
+/* Tunables at their 6.12 defaults. */
+struct ksm_knobs ksm_knobs = {
+	.run = IS_ENABLED(CONFIG_SYSFS) ? KSM_RUN_STOP : KSM_RUN_MERGE,
+	.pages_to_scan = 100,
+	.sleep_ms = 20,
+	.merge_across_nodes = 1,
+	.max_page_sharing = 256,
+	.prune_ms = 2000,
+	.smart_scan = true,
+	.advisor = KSM_ADVISOR_NONE,
+	.advisor_max_cpu = 70,
+	.advisor_min_pages = 500,
+	.advisor_max_pages = 30000,
+	.advisor_target_s = 200,
+};
+
+struct ksm_stats ksm_stats;
+
+/* KSM-placed zero pages of all mms; the per-mm count is in mm_struct. */
+atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
+
+/* Serialises ksmd's batches with sysfs writers; see "Locking" in internal.h. */
+DEFINE_MUTEX(ksm_mutex);
+
+/* ksmd waits here while it has nothing to do ... */
+DECLARE_WAIT_QUEUE_HEAD(ksm_wait);
+/* ... and here between batches; a sleep_millisecs write wakes it. */
+DECLARE_WAIT_QUEUE_HEAD(ksm_sleep_wait);
+
+/* Protects ksm_ring, ksm_slot_hash, ksm_slot_ids and ksm_cursor. */
+static DEFINE_SPINLOCK(ksm_slots_lock);
+/* The scan ring of slots, in scan order. */
+static LIST_HEAD(ksm_ring);
+#define KSM_SLOT_HASH_BITS	10
+static DEFINE_HASHTABLE(ksm_slot_hash, KSM_SLOT_HASH_BITS);
+/* Slot ids for unstable-index locations. */
+static DEFINE_XARRAY_ALLOC1(ksm_slot_ids);
+#define KSM_SLOT_ID_MAX		((1U << (64 - KSM_LOC_VPN_BITS)) - 1)
+
+/*
+ * ksmd's position: the slot being scanned (NULL between passes) and the
+ * next address in it.  The slot changes under ksm_slots_lock so that
+ * __ksm_exit() can see it; the address belongs to ksmd.
+ */
+static struct ksm_slot *ksm_cursor;
+static unsigned long ksm_cursor_addr;
+
+static struct kmem_cache *ksm_slot_cache;
+static struct task_struct *ksmd;
+
+static struct ksm_slot *ksm_slot_lookup(struct mm_struct *mm)
+{
+	struct ksm_slot *slot;
+
+	lockdep_assert_held(&ksm_slots_lock);
+	hash_for_each_possible(ksm_slot_hash, slot, hash, (unsigned long)mm)
+		if (slot->mm == mm)
+			return slot;
+	return NULL;
+}
+
+/**
+ * ksm_slot_get_mm() - the mm of a slot id, with a user reference
+ * @id: slot id from an unstable-index location
+ * @slotp: returns the slot
+ *
+ * Holding mm_users keeps the mm from exiting, and so the slot alive.
+ *
+ * Return: the mm (to be released with mmput_async()), or NULL.
+ */
+struct mm_struct *ksm_slot_get_mm(unsigned int id, struct ksm_slot **slotp)
+{
+	struct mm_struct *mm = NULL;
+	struct ksm_slot *slot;
+
+	spin_lock(&ksm_slots_lock);
+	slot = xa_load(&ksm_slot_ids, id);
+	if (slot && mmget_not_zero(slot->mm)) {
+		mm = slot->mm;
+		*slotp = slot;
+	}
+	spin_unlock(&ksm_slots_lock);
+	return mm;
+}
+
+/**
+ * ksm_cursor_slot() - the slot ksmd is scanning
+ * @pos: returns where ksmd's address in it is kept
+ *
+ * Return: the slot, or NULL between passes.
+ */
+struct ksm_slot *ksm_cursor_slot(unsigned long **pos)
+{
+	*pos = &ksm_cursor_addr;
+	return ksm_cursor;
+}
+
+/**
+ * ksm_cursor_restart() - start a pass at the first slot
+ * @pos: returns where ksmd's address is kept
+ *
+ * Return: the first slot, or NULL if no mm is registered.
+ */
+struct ksm_slot *ksm_cursor_restart(unsigned long **pos)
+{
+	spin_lock(&ksm_slots_lock);
+	ksm_cursor = list_first_entry_or_null(&ksm_ring, struct ksm_slot, link);
+	spin_unlock(&ksm_slots_lock);
+	ksm_cursor_addr = 0;
+	*pos = &ksm_cursor_addr;
+	return ksm_cursor;
+}
+
+/**
+ * ksm_cursor_advance() - move ksmd to the next slot
+ *
+ * Return: the next slot, or NULL at the end of the pass.
+ */
+struct ksm_slot *ksm_cursor_advance(void)
+{
+	spin_lock(&ksm_slots_lock);
+	if (ksm_cursor && !list_is_last(&ksm_cursor->link, &ksm_ring))
+		ksm_cursor = list_next_entry(ksm_cursor, link);
+	else
+		ksm_cursor = NULL;
+	spin_unlock(&ksm_slots_lock);
+	ksm_cursor_addr = 0;
+	return ksm_cursor;
+}
+
+static void ksm_slot_free(struct ksm_slot *slot)
+{
+	struct mm_struct *mm = slot->mm;
+
+	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	clear_bit(MMF_VM_MERGEABLE, &mm->flags);
+	kmem_cache_free(ksm_slot_cache, slot);
+	mmdrop(mm);
+}
+
+/**
+ * ksm_slot_reap() - free the slot of an mm that exited
+ * @slot: the slot, not at the cursor
+ *
+ * Its entries are dropped first; if some KSM folio is busy the slot stays
+ * in the ring for the next pass to try again.
+ *
+ * Context: ksmd, ksm_mutex held.
+ */
+void ksm_slot_reap(struct ksm_slot *slot)
+{
+	lockdep_assert_held(&ksm_mutex);
+	if (!ksm_slot_clear(slot))
+		return;
+	spin_lock(&ksm_slots_lock);
+	list_del(&slot->link);
+	hash_del(&slot->hash);
+	xa_erase(&ksm_slot_ids, slot->id);
+	spin_unlock(&ksm_slots_lock);
+	ksm_slot_free(slot);
+}
+
+/**
+ * __ksm_enter() - register an mm with KSM
+ * @mm: the mm
+ *
+ * The slot goes into the ring just before the cursor, so ksmd reaches it
+ * at the end of the current pass: a fork followed by exec costs nothing.
+ *
+ * Context: mmap_lock held for writing (madvise, prctl, fork, exec).
+ * Return: 0, -ENOMEM or -ENOSPC.
+ */
+int __ksm_enter(struct mm_struct *mm)
+{
+	struct ksm_slot *slot;
+	bool wake;
+	int err;
+
+	slot = kmem_cache_zalloc(ksm_slot_cache, GFP_KERNEL);
+	if (!slot)
+		return -ENOMEM;
+	slot->mm = mm;
+	xa_init(&slot->items);
+	err = xa_alloc(&ksm_slot_ids, &slot->id, NULL, XA_LIMIT(1, KSM_SLOT_ID_MAX),
+		       GFP_KERNEL);
+	if (err) {
+		kmem_cache_free(ksm_slot_cache, slot);
+		return err;
+	}
+
+	spin_lock(&ksm_slots_lock);
+	wake = list_empty(&ksm_ring);
+	xa_store(&ksm_slot_ids, slot->id, slot, GFP_ATOMIC);
+	hash_add(ksm_slot_hash, &slot->hash, (unsigned long)mm);
+	if (ksm_cursor && !(READ_ONCE(ksm_knobs.run) & KSM_RUN_UNMERGE))
+		list_add_tail(&slot->link, &ksm_cursor->link);
+	else
+		list_add_tail(&slot->link, &ksm_ring);
+	spin_unlock(&ksm_slots_lock);
+
+	set_bit(MMF_VM_MERGEABLE, &mm->flags);
+	mmgrab(mm);
+	if (wake)
+		wake_up_interruptible(&ksm_wait);
+	trace_ksm_enter(mm);
+	return 0;
+}
+
+/**
+ * __ksm_exit() - an mm registered with KSM is exiting
+ * @mm: the mm, whose last user is gone
+ *
+ * The slot and its tracking entries are freed here, unless ksmd's cursor
+ * is on it: then ksmd frees it when it moves on.  ksmd only ever touches
+ * an mm's page tables while holding a user reference, so it cannot race
+ * with the teardown that follows.
+ *
+ * Context: may sleep (takes ksm_mutex).
+ */
+void __ksm_exit(struct mm_struct *mm)
+{
+	struct ksm_slot *slot;
+
+	mutex_lock(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	slot = ksm_slot_lookup(mm);
+	if (slot && slot != ksm_cursor) {
+		list_del(&slot->link);
+		hash_del(&slot->hash);
+		xa_erase(&ksm_slot_ids, slot->id);
+	} else {
+		slot = NULL;
+	}
+	spin_unlock(&ksm_slots_lock);
+	if (slot) {
+		while (!ksm_slot_clear(slot))
+			cond_resched();
+		ksm_slot_free(slot);
+	}
+	mutex_unlock(&ksm_mutex);
+	trace_ksm_exit(mm);
+}
+
+/*
+ * VMA eligibility: only private anonymous memory (and private COW copies
+ * of file pages) is ever merged.  Advice on anything else is accepted and
+ * ignored.
+ */
+static bool ksm_vma_eligible(struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO |
+			     VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP | VM_DROPPABLE))
+		return false;
+	if (vma_is_dax(vma))
+		return false;
+#ifdef VM_SAO
+	if (vma->vm_flags & VM_SAO)
+		return false;
+#endif
+#ifdef VM_SPARC_ADI
+	if (vma->vm_flags & VM_SPARC_ADI)
+		return false;
+#endif
+	return true;
+}
+
+static void ksm_vma_enable(struct vm_area_struct *vma)
+{
+	if (ksm_vma_eligible(vma))
+		vm_flags_set(vma, VM_MERGEABLE);
+}
+
+static int ksm_vma_disable(struct vm_area_struct *vma)
+{
+	int err;
+
+	if (!(vma->vm_flags & VM_MERGEABLE))
+		return 0;
+	if (vma->anon_vma) {
+		err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end);
+		if (err)
+			return err;
+	}
+	vm_flags_clear(vma, VM_MERGEABLE);
+	return 0;
+}
+
+/**
+ * ksm_add_vma() - mark a new VMA of a merge-any process mergeable
+ * @vma: the VMA
+ *
+ * Context: mmap_lock held for writing.
+ */
+void ksm_add_vma(struct vm_area_struct *vma)
+{
+	struct mm_struct *mm = vma->vm_mm;
+
+	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return;
+	ksm_vma_enable(vma);
+	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
+		__ksm_enter(mm);
+}
+
+static void ksm_enable_all_vmas(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+
+	VMA_ITERATOR(vmi, mm, 0);
+	for_each_vma(vmi, vma)
+		ksm_vma_enable(vma);
+}
+
+static int ksm_disable_all_vmas(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+	int err;
+
+	VMA_ITERATOR(vmi, mm, 0);
+	for_each_vma(vmi, vma) {
+		err = ksm_vma_disable(vma);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/**
+ * ksm_enable_merge_any() - PR_SET_MEMORY_MERGE=1: merge all of an mm
+ * @mm: the mm
+ *
+ * Context: mmap_lock held for writing.
+ * Return: 0 or -ENOMEM.
+ */
+int ksm_enable_merge_any(struct mm_struct *mm)
+{
+	int err;
+
+	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return 0;
+	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
+		err = __ksm_enter(mm);
+		if (err)
+			return err;
+	}
+	set_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	ksm_enable_all_vmas(mm);
+	return 0;
+}
+
+/**
+ * ksm_disable_merge_any() - PR_SET_MEMORY_MERGE=0: unmerge and stop
+ * @mm: the mm
+ *
+ * If unmerging fails, every eligible VMA is left mergeable as before.
+ *
+ * Context: mmap_lock held for writing.
+ * Return: 0, -ENOMEM or -ERESTARTSYS.
+ */
+int ksm_disable_merge_any(struct mm_struct *mm)
+{
+	int err;
+
+	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return 0;
+	err = ksm_disable_all_vmas(mm);
+	if (err) {
+		ksm_enable_all_vmas(mm);
+		return err;
+	}
+	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	return 0;
+}
+
+/**
+ * ksm_disable() - unmerge an mm and stop merging it
+ * @mm: the mm
+ *
+ * Context: mmap_lock held for writing.
+ * Return: 0 or the error of unmerging.
+ */
+int ksm_disable(struct mm_struct *mm)
+{
+	mmap_assert_write_locked(mm);
+	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
+		return 0;
+	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return ksm_disable_merge_any(mm);
+	return ksm_disable_all_vmas(mm);
+}
+
+/**
+ * ksm_madvise() - MADV_MERGEABLE and MADV_UNMERGEABLE on a VMA
+ * @vma: the VMA
+ * @start: start of the advised range in it
+ * @end: end of the range
+ * @advice: MADV_MERGEABLE or MADV_UNMERGEABLE
+ * @vm_flags: the VMA's new flags, updated here
+ *
+ * Context: mmap_lock held for writing.
+ * Return: 0, or -ENOMEM, -ERESTARTSYS when unmerging fails.
+ */
+int ksm_madvise(struct vm_area_struct *vma, unsigned long start,
+		unsigned long end, int advice, unsigned long *vm_flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	int err;
+
+	switch (advice) {
+	case MADV_MERGEABLE:
+		if ((vma->vm_flags & VM_MERGEABLE) || !ksm_vma_eligible(vma))
+			return 0;
+		if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
+			err = __ksm_enter(mm);
+			if (err)
+				return err;
+		}
+		*vm_flags |= VM_MERGEABLE;
+		break;
+	case MADV_UNMERGEABLE:
+		if (!(*vm_flags & VM_MERGEABLE))
+			return 0;
+		if (vma->anon_vma) {
+			err = ksm_unmerge_range(vma, start, end);
+			if (err)
+				return err;
+		}
+		*vm_flags &= ~VM_MERGEABLE;
+		break;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(ksm_madvise);
+
+/* Bytes of engine metadata per tracking entry, for the profit figures. */
+#define KSM_ENTRY_BYTES	(sizeof(struct ksm_uentry) * 5 / 4 + sizeof(void *) * 9 / 8)
+
+/**
+ * ksm_process_profit() - memory KSM saves an mm, net of its metadata
+ * @mm: the mm
+ *
+ * Return: bytes saved, possibly negative.
+ */
+long ksm_process_profit(struct mm_struct *mm)
+{
+	return (long)(mm->ksm_merging_pages + mm_ksm_zero_pages(mm)) * PAGE_SIZE -
+	       (long)(mm->ksm_rmap_items * KSM_ENTRY_BYTES);
+}
+
+/**
+ * ksm_general_profit() - memory KSM saves in total, net of its metadata
+ *
+ * Return: bytes saved, possibly negative.
+ */
+long ksm_general_profit(void)
+{
+	return (long)(READ_ONCE(ksm_stats.pages_sharing) +
+		      atomic_long_read(&ksm_zero_pages)) * PAGE_SIZE -
+	       (long)(READ_ONCE(ksm_stats.items) * KSM_ENTRY_BYTES);
+}
+
+/*
+ * The scan-time advisor: at the end of every pass, pick pages_to_scan so
+ * that a pass takes advisor_target_scan_time seconds.
+ */
+static struct ksm_advisor ksm_advisor_state;
+static ktime_t ksm_pass_started;
+static u64 ksm_pass_cpu_ns;
+
+/**
+ * ksm_advisor_reset() - forget what the advisor learnt
+ */
+void ksm_advisor_reset(void)
+{
+	ksm_advisor_state.ratio = 0;
+}
+
+/**
+ * ksm_advisor_pass_start() - note the time and ksmd's CPU time
+ */
+void ksm_advisor_pass_start(void)
+{
+	ksm_pass_started = ktime_get();
+	ksm_pass_cpu_ns = task_sched_runtime(current);
+}
+
+/**
+ * ksm_advisor_pass_end() - let the advisor choose the next batch size
+ */
+void ksm_advisor_pass_end(void)
+{
+	struct ksm_advisor_limits lim = {
+		.target_scan_time_s = READ_ONCE(ksm_knobs.advisor_target_s),
+		.max_cpu = READ_ONCE(ksm_knobs.advisor_max_cpu),
+		.min_pages = READ_ONCE(ksm_knobs.advisor_min_pages),
+		.max_pages = READ_ONCE(ksm_knobs.advisor_max_pages),
+	};
+	struct ksm_advisor_sample s;
+	s64 wall_ns = ktime_to_ns(ktime_sub(ktime_get(), ksm_pass_started));
+	u64 cpu_ns = task_sched_runtime(current) - ksm_pass_cpu_ns;
+
+	if (READ_ONCE(ksm_knobs.advisor) != KSM_ADVISOR_SCAN_TIME || wall_ns <= 0)
+		return;
+	s.pages_to_scan = READ_ONCE(ksm_knobs.pages_to_scan);
+	s.scan_time_ms = div_u64(wall_ns, NSEC_PER_MSEC);
+	s.cpu_percent = div64_u64(cpu_ns * 100, wall_ns);
+	WRITE_ONCE(ksm_knobs.pages_to_scan, ksm_advisor_next(&ksm_advisor_state, &s, &lim));
+	trace_ksm_advisor(div_u64(wall_ns, NSEC_PER_SEC), ksm_knobs.pages_to_scan,
+			  s.cpu_percent);
+}
+
+/*
+ * ksmd
+ */
+
+static bool ksm_should_scan(void)
+{
+	return (READ_ONCE(ksm_knobs.run) & KSM_RUN_MERGE) && !list_empty(&ksm_ring);
+}
+
+static int ksm_thread(void *unused)
+{
+	set_freezable();
+	set_user_nice(current, 5);
+
+	while (!kthread_should_stop()) {
+		mutex_lock(&ksm_mutex);
+		if (ksm_should_scan())
+			ksm_scan_batch(READ_ONCE(ksm_knobs.pages_to_scan));
+		mutex_unlock(&ksm_mutex);
+		cond_resched();
+
+		if (ksm_should_scan()) {
+			unsigned int ms = READ_ONCE(ksm_knobs.sleep_ms);
+
+			wait_event_freezable_timeout(ksm_sleep_wait,
+						     ms != READ_ONCE(ksm_knobs.sleep_ms) ||
+						     kthread_should_stop(),
+						     msecs_to_jiffies(ms));
+		} else {
+			wait_event_freezable(ksm_wait, ksm_should_scan() ||
+					     kthread_should_stop());
+		}
+	}
+	return 0;
+}
+
+/*
+ * Slots leave the ring only under ksm_mutex, so a mutex holder may keep a
+ * slot pointer across dropping ksm_slots_lock; the lock is needed only
+ * against __ksm_enter() adding slots.
+ */
+static struct ksm_slot *ksm_ring_next(struct ksm_slot *slot)
+{
+	lockdep_assert_held(&ksm_slots_lock);
+	if (!slot)
+		return list_first_entry_or_null(&ksm_ring, struct ksm_slot, link);
+	return list_is_last(&slot->link, &ksm_ring) ? NULL : list_next_entry(slot, link);
+}
+
+/**
+ * ksm_forget_all() - drop all tracking state (run=2)
+ *
+ * Context: ksm_mutex held; may sleep.
+ * Return: true if every KSM folio could be forgotten.
+ */
+bool ksm_forget_all(void)
+{
+	struct ksm_slot *slot = NULL;
+
+	lockdep_assert_held(&ksm_mutex);
+	ksm_stable_forget_all();
+	spin_lock(&ksm_slots_lock);
+	while ((slot = ksm_ring_next(slot))) {
+		spin_unlock(&ksm_slots_lock);
+		ksm_slot_clear(slot);
+		spin_lock(&ksm_slots_lock);
+	}
+	ksm_cursor = NULL;
+	spin_unlock(&ksm_slots_lock);
+	ksm_scan_forget();
+	return ksm_stable_empty();
+}
+
+/**
+ * ksm_walk_mms() - call @fn for every registered mm that is alive
+ * @fn: the function, called with a user reference on the mm
+ *
+ * Context: ksm_mutex held; may sleep.
+ * Return: 0, or the first error of @fn (which stops the walk).
+ */
+int ksm_walk_mms(ksm_mm_fn_t fn)
+{
+	struct ksm_slot *slot = NULL;
+	int err = 0;
+
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	while (!err && (slot = ksm_ring_next(slot))) {
+		if (!mmget_not_zero(slot->mm))
+			continue;
+		spin_unlock(&ksm_slots_lock);
+		err = fn(slot->mm);
+		mmput_async(slot->mm);
+		spin_lock(&ksm_slots_lock);
+	}
+	spin_unlock(&ksm_slots_lock);
+	return err;
+}
+
+static int __init ksm_engine_init(void)
+{
+	int err;
+
+	ksm_slot_cache = KMEM_CACHE(ksm_slot, 0);
+	if (!ksm_slot_cache)
+		return -ENOMEM;
+	err = ksm_stable_init();
+	if (err)
+		goto out_cache;
+	ksm_scan_init();
+	ksmd = kthread_run(ksm_thread, NULL, "ksmd");
+	if (IS_ERR(ksmd)) {
+		pr_err("ksm: creating kthread failed\n");
+		err = PTR_ERR(ksmd);
+		goto out_cache;
+	}
+	err = ksm_sysfs_init();
+	if (err) {
+		pr_err("ksm: registering sysfs files failed\n");
+		kthread_stop(ksmd);
+		goto out_cache;
+	}
+	return 0;
+
+out_cache:
+	kmem_cache_destroy(ksm_slot_cache);
+	return err;
+}
+subsys_initcall(ksm_engine_init);

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Internal interfaces of the KSM engine.
+ *
+ * This header is shared by the files of mm/ksm/ only; the rest of the
+ * kernel talks to the engine through include/linux/ksm.h.
+ */
+#ifndef MM_KSM_INTERNAL_H
+#define MM_KSM_INTERNAL_H
+
+#include <linux/list.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+/**
+ * DOC: Engine overview
+ *
+ * ksmd visits the anonymous pages of every VM_MERGEABLE VMA in passes.
+ * For each page it keeps one *tracking entry*, held in a per-mm xarray
+ * indexed by virtual page number.  An entry is either a tagged value
+ * (the page's 48-bit content hash, its age and smart-scan budget) or,
+ * once the page is mapped to a KSM folio, a pointer to the
+ * &struct ksm_member that lets the reverse map find that mapping.
+ *
+ * Duplicates are found through two indexes keyed by content hash, so a
+ * lookup reads no page but the one being scanned until two hashes match:
+ *
+ * - the *stable index* holds KSM folios, write-protected and therefore
+ *   unchanging; a hit is confirmed byte for byte and the page is mapped
+ *   to the KSM folio;
+ * - the *unstable index* (&struct ksm_utable) holds pages whose hash did
+ *   not change since the previous pass.  It is rebuilt every pass, so
+ *   entries that went stale in between cost nothing to forget.  A hit is
+ *   confirmed byte for byte under write protection, and the two pages
+ *   become a new KSM folio that enters the stable index.
+ *
+ * Tracking entries, members and stable nodes may go stale (the page was
+ * written, unmapped, the mm exited): nothing keeps them in sync from the
+ * rest of mm.  ksmd notices when it next looks at them and repairs them.
+ */
+
+/**
+ * DOC: Locking
+ *
+ * Lock order, outermost first::
+ *
+ *   ksm_mutex                     (sysfs writers, ksmd's batches)
+ *     mm->mmap_lock               (read; a partner mm only by trylock)
+ *       folio lock                (of the page being merged; trylock)
+ *         page table lock         (pte_offset_map_lock)
+ *           ksm_slots_lock        (spinlock, also taken under mmap_lock
+ *                                  by madvise, prctl and fork)
+ *
+ * ksm_mutex gives ksmd, or a sysfs writer that changes the merging state
+ * (run=2, merge_across_nodes, max_page_sharing), sole ownership of every
+ * tracking entry, member, stable node and of the unstable index.  The
+ * member list of a stable node is changed only with its KSM folio locked
+ * as well, because rmap_walk_ksm() walks it with only the folio lock.
+ * ksm_slots_lock protects the ring of slots and the mm-to-slot hash.
+ */
+
+/**
+ * struct ksm_slot - one mm registered with KSM
+ * @mm: the mm, pinned with mmgrab() for the slot's lifetime
+ * @link: position in the scan ring; protected by ksm_slots_lock
+ * @hash: entry in the mm-to-slot hash; protected by ksm_slots_lock
+ * @items: tracking entries by virtual page number; ksm_mutex
+ * @id: number of the slot in unstable-index locations, never 0
+ */
+struct ksm_slot {
+	struct mm_struct *mm;
+	struct list_head link;
+	struct hlist_node hash;
+	struct xarray items;
+	unsigned int id;
+};
+
+/**
+ * struct ksm_stable - a KSM folio, as the stable index knows it
+ * @node: position in the stable index of @nid, ordered by @hash
+ * @hash: content hash of the folio
+ * @kpfn: pfn of the folio; moved by folio_migrate_ksm() under the lock
+ *	of both folios
+ * @members: the &struct ksm_member mappings ksmd made; ksm_mutex and
+ *	the folio lock to change, the folio lock to walk
+ * @nr_members: length of @members
+ * @nid: NUMA node whose index holds this node
+ *
+ * The folio's ->mapping points here, tagged with PAGE_MAPPING_KSM.
+ */
+struct ksm_stable {
+	struct rb_node node;
+	u64 hash;
+	unsigned long kpfn;
+	struct hlist_head members;
+	unsigned int nr_members;
+	int nid;
+};
+
+/**
+ * struct ksm_member - one mapping of a KSM folio
+ * @link: entry in &ksm_stable.members
+ * @stable: the KSM folio's node
+ * @anon_vma: anon_vma of the VMA that mapped it, referenced, so that the
+ *	reverse map can find the mapping (and forks of it)
+ * @slot: the mm that mapped it
+ * @addr: the virtual address of the mapping
+ */
+struct ksm_member {
+	struct hlist_node link;
+	struct ksm_stable *stable;
+	struct anon_vma *anon_vma;
+	struct ksm_slot *slot;
+	unsigned long addr;
+};
+
+/*
+ * Tracking entries that are values: the content hash, a flag telling it
+ * is valid, and the smart-scan age and skip budget.
+ */
+#define KSM_HASH_MASK		GENMASK_ULL(47, 0)
+#define KSM_V_HASHED		BIT_ULL(48)
+#define KSM_V_AGE_SHIFT		49
+#define KSM_V_SKIP_SHIFT	53
+#define KSM_V_FIELD_MASK	0xfULL
+
+static inline u64 ksm_v_age(u64 v)
+{
+	return (v >> KSM_V_AGE_SHIFT) & KSM_V_FIELD_MASK;
+}
+
+static inline u64 ksm_v_skip(u64 v)
+{
+	return (v >> KSM_V_SKIP_SHIFT) & KSM_V_FIELD_MASK;
+}
+
+static inline u64 ksm_v_make(u64 hash, bool hashed, u64 age, u64 skip)
+{
+	return (hash & KSM_HASH_MASK) | (hashed ? KSM_V_HASHED : 0) |
+	       min_t(u64, age, KSM_V_FIELD_MASK) << KSM_V_AGE_SHIFT |
+	       min_t(u64, skip, KSM_V_FIELD_MASK) << KSM_V_SKIP_SHIFT;
+}
+
+/**
+ * struct ksm_uentry - one slot of the unstable index
+ * @hash: content hash of the candidate page
+ * @loc: where the page is mapped (see ksm_loc()); 0 marks a free slot
+ */
+struct ksm_uentry {
+	u64 hash;
+	u64 loc;
+};
+
+/**
+ * struct ksm_utable - the unstable index: content hash to page location
+ * @entries: open-addressed array of @capacity slots, linear probing
+ * @capacity: number of slots; any value, not only powers of two
+ * @used: number of occupied slots
+ *
+ * Several entries may carry the same hash: identical pages that were not
+ * merged yet, or a collision.  The table belongs to ksmd; callers
+ * serialise all access (ksmd is its only user).
+ */
+struct ksm_utable {
+	struct ksm_uentry *entries;
+	unsigned long capacity;
+	unsigned long used;
+};
+
+/* Start value of the cursor passed to ksm_utable_next(). */
+#define KSM_UTABLE_START	(~0UL)
+
+int ksm_utable_reset(struct ksm_utable *t, unsigned long expect);
+bool ksm_utable_insert(struct ksm_utable *t, u64 hash, u64 loc);
+u64 ksm_utable_next(const struct ksm_utable *t, u64 hash, unsigned long *pos);
+bool ksm_utable_remove(struct ksm_utable *t, u64 hash, u64 loc);
+void ksm_utable_destroy(struct ksm_utable *t);
+
+/*
+ * Location of a page: the id of its mm's slot (never 0) and its virtual
+ * page number.  44 bits of page number cover a 56-bit address space.
+ */
+#define KSM_LOC_VPN_BITS	44
+#define KSM_LOC_VPN_MASK	((1ULL << KSM_LOC_VPN_BITS) - 1)
+
+static inline u64 ksm_loc(unsigned int slot_id, unsigned long vpn)
+{
+	return (u64)slot_id << KSM_LOC_VPN_BITS | (vpn & KSM_LOC_VPN_MASK);
+}
+
+static inline unsigned int ksm_loc_slot(u64 loc)
+{
+	return loc >> KSM_LOC_VPN_BITS;
+}
+
+static inline unsigned long ksm_loc_vpn(u64 loc)
+{
+	return loc & KSM_LOC_VPN_MASK;
+}
+
+/* Smart scan: see policy.c. */
+#define KSM_AGE_MAX		15
+unsigned int ksm_skip_passes(unsigned int age);
+
+/**
+ * struct ksm_advisor_sample - what the scan-time advisor learns per pass
+ * @pages_to_scan: batch size used during the pass that just ended
+ * @scan_time_ms: wall time of that pass
+ * @cpu_percent: ksmd's CPU use during that pass, in percent of one CPU
+ */
+struct ksm_advisor_sample {
+	unsigned long pages_to_scan;
+	unsigned long scan_time_ms;
+	unsigned long cpu_percent;
+};
+
+/**
+ * struct ksm_advisor_limits - the advisor_* sysfs knobs
+ * @target_scan_time_s: wanted duration of one full pass, in seconds
+ * @max_cpu: ksmd CPU use not to exceed, in percent of one CPU
+ * @min_pages: smallest batch the advisor may choose
+ * @max_pages: largest batch the advisor may choose
+ */
+struct ksm_advisor_limits {
+	unsigned long target_scan_time_s;
+	unsigned long max_cpu;
+	unsigned long min_pages;
+	unsigned long max_pages;
+};
+
+/**
+ * struct ksm_advisor - state the advisor carries between passes
+ * @ratio: smoothed scan_time/target ratio, fixed point (KSM_ADVISOR_ONE)
+ */
+struct ksm_advisor {
+	unsigned long ratio;
+};
+
+#define KSM_ADVISOR_ONE		1024UL
+
+unsigned long ksm_advisor_next(struct ksm_advisor *adv,
+			       const struct ksm_advisor_sample *s,
+			       const struct ksm_advisor_limits *lim);
+
+/**
+ * struct ksm_knobs - the tunables of /sys/kernel/mm/ksm
+ * @run: KSM_RUN_* state; written under ksm_mutex
+ * @pages_to_scan: pages ksmd examines per batch
+ * @sleep_ms: pause between batches
+ * @merge_across_nodes: one index for all NUMA nodes (1) or one per node
+ * @use_zero_pages: map all-zero pages to the shared zero page
+ * @max_page_sharing: most mappings of one KSM folio
+ * @prune_ms: how often stale stable nodes are swept
+ * @smart_scan: skip pages that keep failing to merge
+ * @advisor: KSM_ADVISOR_* mode
+ * @advisor_max_cpu: advisor_max_cpu
+ * @advisor_min_pages: advisor_min_pages_to_scan
+ * @advisor_max_pages: advisor_max_pages_to_scan
+ * @advisor_target_s: advisor_target_scan_time
+ *
+ * Written by sysfs (ksm_mutex where the scan state depends on them),
+ * read by ksmd with READ_ONCE().
+ */
+struct ksm_knobs {
+	unsigned long run;
+	unsigned int pages_to_scan;
+	unsigned int sleep_ms;
+	unsigned int merge_across_nodes;
+	bool use_zero_pages;
+	int max_page_sharing;
+	unsigned int prune_ms;
+	bool smart_scan;
+	int advisor;
+	unsigned int advisor_max_cpu;
+	unsigned long advisor_min_pages;
+	unsigned long advisor_max_pages;
+	unsigned long advisor_target_s;
+};
+
+#define KSM_RUN_STOP		0
+#define KSM_RUN_MERGE		1
+#define KSM_RUN_UNMERGE		2
+
+#define KSM_ADVISOR_NONE	0
+#define KSM_ADVISOR_SCAN_TIME	1
+
+/**
+ * struct ksm_stats - counters shown in /sys/kernel/mm/ksm
+ * @pages_scanned: pages examined by ksmd
+ * @pages_shared: KSM folios in use
+ * @pages_sharing: mappings of KSM folios beyond the first of each
+ * @pages_unshared: candidates in the unstable index this pass
+ * @pages_skipped: pages smart scan passed over
+ * @full_scans: completed passes
+ * @items: tracking entries of all mms
+ * @chains: hashes with more than one KSM folio (max_page_sharing)
+ * @dups: KSM folios in such groups
+ *
+ * Written by the ksm_mutex holder only; read locklessly by sysfs.
+ */
+struct ksm_stats {
+	unsigned long pages_scanned;
+	unsigned long pages_shared;
+	unsigned long pages_sharing;
+	unsigned long pages_unshared;
+	unsigned long pages_skipped;
+	unsigned long full_scans;
+	unsigned long items;
+	unsigned long chains;
+	unsigned long dups;
+};
+
+extern struct ksm_knobs ksm_knobs;
+extern struct ksm_stats ksm_stats;
+extern struct mutex ksm_mutex;
+extern wait_queue_head_t ksm_wait;
+extern wait_queue_head_t ksm_sleep_wait;
+
+/* core.c */
+struct mm_struct *ksm_slot_get_mm(unsigned int id, struct ksm_slot **slotp);
+struct ksm_slot *ksm_cursor_slot(unsigned long **pos);
+struct ksm_slot *ksm_cursor_restart(unsigned long **pos);
+struct ksm_slot *ksm_cursor_advance(void);
+void ksm_slot_reap(struct ksm_slot *slot);
+typedef int (*ksm_mm_fn_t)(struct mm_struct *mm);
+int ksm_walk_mms(ksm_mm_fn_t fn);
+bool ksm_forget_all(void);
+long ksm_general_profit(void);
+void ksm_advisor_reset(void);
+void ksm_advisor_pass_start(void);
+void ksm_advisor_pass_end(void);
+
+/* scan.c */
+void ksm_scan_batch(unsigned int budget);
+bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn);
+bool ksm_slot_clear(struct ksm_slot *slot);
+void ksm_scan_forget(void);
+unsigned long ksm_unshared(void);
+u64 ksm_hash_page(struct page *page);
+extern u64 ksm_zero_hash;
+void ksm_scan_init(void);
+
+/* stable.c */
+struct ksm_stable *ksm_stable_alloc(u64 hash);
+void ksm_stable_free(struct ksm_stable *stable);
+struct ksm_stable *ksm_folio_stable(const struct folio *folio);
+void ksm_folio_set_stable(struct folio *folio, struct ksm_stable *stable);
+struct folio *ksm_stable_folio(struct ksm_stable *stable, bool lock);
+void ksm_stable_insert(struct ksm_stable *stable, int nid);
+struct ksm_stable *ksm_stable_first(u64 hash, int nid);
+struct ksm_stable *ksm_stable_next(struct ksm_stable *stable);
+void ksm_stable_erase(struct ksm_stable *stable);
+int ksm_member_add(struct ksm_stable *stable, struct ksm_slot *slot,
+		   struct vm_area_struct *vma, unsigned long addr);
+void ksm_member_del(struct ksm_member *m);
+void ksm_stable_forget(struct ksm_stable *stable);
+bool ksm_stable_forget_all(void);
+bool ksm_stable_empty(void);
+void ksm_stable_prune(void);
+int ksm_stable_init(void);
+
+/* merge.c */
+int ksm_make_ksm(struct vm_area_struct *vma, struct page *page,
+		 struct ksm_stable *stable, pte_t *orig);
+int ksm_merge_page(struct vm_area_struct *vma, struct page *page,
+		   struct page *kpage);
+int ksm_merge_zero(struct vm_area_struct *vma, struct page *page);
+int ksm_split_for_merge(struct page *page);
+
+/* unmerge.c */
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end);
+int ksm_unmerge_everything(void);
+
+/* sysfs.c */
+#ifdef CONFIG_SYSFS
+int ksm_sysfs_init(void);
+#else
+static inline int ksm_sysfs_init(void)
+{
+	return 0;
+}
+#endif
+
+#endif /* MM_KSM_INTERNAL_H */

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Merging: the page-table operations that turn an anonymous page into a
+ * KSM folio, map a page's address to a KSM folio (or to the shared zero
+ * page) instead, and split a large folio when one of its pages is about
+ * to be merged.
+ *
+ * Every function here works on one mapping of one small folio that the
+ * caller holds locked and referenced, under the mm's mmap_lock.
+ */
+#include <linux/highmem.h>
+#include <linux/huge_mm.h>
+#include <linux/ksm.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/swap.h>
+
+#include "../internal.h"
+#include "internal.h"
+
+/*
+ * Make the mapping of @folio at @addr read-only and clean, and check that
+ * nobody but its mappings and the caller holds the folio: a GUP pin or
+ * an I/O in flight may write the page behind our back.  The PTE is
+ * cleared and the TLB flushed before the check, so that GUP-fast can no
+ * longer find the page while we look.  On success *@orig is the new PTE.
+ */
+static int ksm_wrprotect(struct vm_area_struct *vma, unsigned long addr,
+			 struct folio *folio, pte_t *orig)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, addr, 0);
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	int err = -EFAULT;
+	bool exclusive;
+	pte_t pte;
+
+	if (WARN_ON_ONCE(folio_test_large(folio)))
+		return -EINVAL;
+	mmap_assert_locked(mm);
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	if (!page_vma_mapped_walk(&pvmw))
+		goto out;
+	if (WARN_ON_ONCE(!pvmw.pte))
+		goto out_walk;
+
+	pte = ptep_get(pvmw.pte);
+	exclusive = PageAnonExclusive(&folio->page);
+	if (pte_write(pte) || pte_dirty(pte) || exclusive || mm_tlb_flush_pending(mm)) {
+		int expected = folio_mapcount(folio) + 1 + !!folio_test_swapcache(folio);
+
+		flush_cache_page(vma, addr, folio_pfn(folio));
+		pte = ptep_clear_flush(vma, addr, pvmw.pte);
+		if (folio_ref_count(folio) != expected ||
+		    (exclusive && folio_try_share_anon_rmap_pte(folio, &folio->page))) {
+			set_pte_at(mm, addr, pvmw.pte, pte);
+			err = -EBUSY;
+			goto out_walk;
+		}
+		if (pte_dirty(pte))
+			folio_mark_dirty(folio);
+		pte = pte_wrprotect(pte_mkclean(pte));
+		set_pte_at(mm, addr, pvmw.pte, pte);
+	}
+	*orig = pte;
+	err = 0;
+out_walk:
+	page_vma_mapped_walk_done(&pvmw);
+out:
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/*
+ * Point the PTE at @addr, which must still be @orig (mapping @page), to
+ * @kpage: a KSM folio's page or the shared zero page.  Both pages are
+ * read-only with equal content, so no secondary MMU needs more than the
+ * invalidation around the switch.
+ */
+static int ksm_replace_pte(struct vm_area_struct *vma, unsigned long addr,
+			   struct page *page, struct page *kpage, pte_t orig)
+{
+	struct folio *folio = page_folio(page), *kfolio = page_folio(kpage);
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	pte_t *ptep, newpte;
+	spinlock_t *ptl;		/* lock of the PTE table */
+	pmd_t *pmd, pmdval;
+	int err = -EAGAIN;
+
+	pmd = mm_find_pmd(mm, addr);
+	if (!pmd)
+		return -EFAULT;
+	pmdval = pmdp_get_lockless(pmd);
+	if (!pmd_present(pmdval) || pmd_trans_huge(pmdval))
+		return -EFAULT;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!ptep)
+		goto out;
+	if (!pte_same(ptep_get(ptep), orig))
+		goto out_unlock;
+
+	if (is_zero_pfn(page_to_pfn(kpage))) {
+		/* The dirty bit marks a zero page that KSM placed. */
+		newpte = pte_mkdirty(pte_mkspecial(pfn_pte(page_to_pfn(kpage),
+							   vma->vm_page_prot)));
+		ksm_map_zero_page(mm);
+		dec_mm_counter(mm, MM_ANONPAGES);
+	} else {
+		folio_get(kfolio);
+		folio_add_anon_rmap_pte(kfolio, kpage, vma, addr, RMAP_NONE);
+		newpte = mk_pte(kpage, vma->vm_page_prot);
+	}
+	if (pte_uffd_wp(orig))
+		newpte = pte_mkuffd_wp(newpte);
+
+	flush_cache_page(vma, addr, pte_pfn(orig));
+	ptep_clear_flush(vma, addr, ptep);
+	set_pte_at(mm, addr, ptep, newpte);
+
+	folio_remove_rmap_pte(folio, page, vma);
+	if (!folio_mapped(folio))
+		folio_free_swap(folio);
+	folio_put(folio);
+	err = 0;
+out_unlock:
+	pte_unmap_unlock(ptep, ptl);
+out:
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/**
+ * ksm_make_ksm() - turn an anonymous page into a KSM folio
+ * @vma: the VMA mapping it
+ * @page: the page, a small folio, locked and referenced by the caller
+ * @stable: the node the new KSM folio belongs to
+ * @orig: returns the now read-only PTE
+ *
+ * Context: mmap_lock of @vma's mm held.
+ * Return: 0, or a negative error if the page cannot be merged now.
+ */
+int ksm_make_ksm(struct vm_area_struct *vma, struct page *page,
+		 struct ksm_stable *stable, pte_t *orig)
+{
+	struct folio *folio = page_folio(page);
+	unsigned long addr = page_address_in_vma(page, vma);
+	int err;
+
+	if (addr == -EFAULT)
+		return -EFAULT;
+	err = ksm_wrprotect(vma, addr, folio, orig);
+	if (err)
+		return err;
+	ksm_folio_set_stable(folio, stable);
+	stable->kpfn = folio_pfn(folio);
+	folio_mark_accessed(folio);
+	folio_mark_dirty(folio);
+	return 0;
+}
+
+/**
+ * ksm_merge_page() - map a KSM folio where a page with equal content was
+ * @vma: the VMA mapping @page
+ * @page: the page to replace, a small folio, locked and referenced
+ * @kpage: the KSM folio's page (or the shared zero page), referenced
+ *
+ * The page is write-protected first, then compared with @kpage byte for
+ * byte: only identical content is ever merged.
+ *
+ * Context: mmap_lock of @vma's mm held.
+ * Return: 0; -EAGAIN if the content differs or the PTE changed; another
+ * negative error if the page cannot be merged now.
+ */
+int ksm_merge_page(struct vm_area_struct *vma, struct page *page,
+		   struct page *kpage)
+{
+	struct folio *folio = page_folio(page);
+	unsigned long addr = page_address_in_vma(page, vma);
+	pte_t orig;
+	int err;
+
+	if (addr == -EFAULT)
+		return -EFAULT;
+	if (page == kpage)
+		return 0;
+	err = ksm_wrprotect(vma, addr, folio, &orig);
+	if (err)
+		return err;
+	flush_dcache_page(page);
+	if (!pages_identical(page, kpage))
+		return -EAGAIN;
+	err = ksm_replace_pte(vma, addr, page, kpage, orig);
+	if (!err && !is_zero_pfn(page_to_pfn(kpage)))
+		folio_mark_accessed(page_folio(kpage));
+	return err;
+}
+
+/**
+ * ksm_merge_zero() - map the shared zero page where an all-zero page was
+ * @vma: the VMA mapping @page
+ * @page: the page, a small folio, locked and referenced
+ *
+ * Context: mmap_lock of @vma's mm held.
+ * Return: 0 or a negative error.
+ */
+int ksm_merge_zero(struct vm_area_struct *vma, struct page *page)
+{
+	unsigned long addr = page_address_in_vma(page, vma);
+
+	if (addr == -EFAULT)
+		return -EFAULT;
+	return ksm_merge_page(vma, page, ZERO_PAGE(addr));
+}
+
+/**
+ * ksm_split_for_merge() - split the large folio of a page about to merge
+ * @page: a page of a large folio that is locked and holds exactly one
+ *	reference of the caller's
+ *
+ * On success the caller's lock and reference now belong to the small
+ * folio of @page; the other pages of the old folio are neither locked
+ * nor referenced by the caller any more.
+ *
+ * Return: 0 or the error of the split (-EAGAIN if the folio is pinned).
+ */
+int ksm_split_for_merge(struct page *page)
+{
+	if (!folio_test_large(page_folio(page)))
+		return 0;
+	return split_huge_page(page);
+}

@@ -1,0 +1,849 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The scanner: ksmd's walk over the registered mms, one PTE table at a
+ * time, and the decision taken for every page it finds.
+ *
+ * A batch holds the present anonymous pages of (at most) one PTE table,
+ * collected under one hold of its lock with a reference on each page.
+ * The pages are then examined one by one without the table lock: hashed,
+ * looked up in the stable index, then in the unstable index, and merged
+ * when a match is confirmed.  Tracking entries of addresses the walk
+ * passed without finding a page are dropped on the way.
+ */
+#include <linux/highmem.h>
+#include <linux/ksm.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pagewalk.h>
+#include <linux/random.h>
+#include <linux/rmap.h>
+#include <linux/sched/mm.h>
+#include <linux/swap.h>
+#include <linux/xxhash.h>
+#include <trace/events/ksm.h>
+
+#include "internal.h"
+
+/**
+ * struct ksm_found - a page the walk found
+ * @page: the page, its folio referenced; NULL once the reference was
+ *	given up (the folio had to be split) and the page must be looked
+ *	up again
+ * @addr: its address
+ */
+struct ksm_found {
+	struct page *page;
+	unsigned long addr;
+};
+
+/**
+ * struct ksm_batch - the pages of one PTE table, being examined
+ * @slot: the mm's slot
+ * @mm: the mm, referenced and read-locked while the batch lives
+ * @vma: the VMA the pages belong to
+ * @end: address after the last one the walk looked at
+ * @budget: most pages to collect
+ * @nr: pages collected
+ * @found: the pages, by address
+ */
+struct ksm_batch {
+	struct ksm_slot *slot;
+	struct mm_struct *mm;
+	struct vm_area_struct *vma;
+	unsigned long end;
+	unsigned int budget;
+	unsigned int nr;
+	struct ksm_found found[PTRS_PER_PTE];
+};
+
+/* ksmd's own state; ksm_mutex. */
+static struct ksm_batch ksm_batch;
+static struct ksm_utable ksm_unstable;
+static unsigned long ksm_last_prune;
+
+static u64 ksm_hash_seed __read_mostly;
+u64 ksm_zero_hash __read_mostly;
+
+/**
+ * ksm_hash_page() - content hash of a page
+ * @page: the page, referenced
+ *
+ * Return: the 48 bits of a seeded xxh64 of the page that the indexes use.
+ */
+u64 ksm_hash_page(struct page *page)
+{
+	void *addr;
+	u64 hash;
+
+	flush_dcache_page(page);
+	addr = kmap_local_page(page);
+	hash = xxh64(addr, PAGE_SIZE, ksm_hash_seed);
+	kunmap_local(addr);
+	return hash & KSM_HASH_MASK;
+}
+
+/* Key of a page in the unstable index: per NUMA node unless merging across. */
+static u64 ksm_ukey(u64 hash, struct page *page)
+{
+	if (READ_ONCE(ksm_knobs.merge_across_nodes))
+		return hash;
+	return hash | (u64)page_to_nid(page) << 48;
+}
+
+/*
+ * Tracking entries
+ */
+
+static void ksm_count_entry(struct ksm_slot *slot, long delta)
+{
+	ksm_stats.items += delta;
+	slot->mm->ksm_rmap_items += delta;
+}
+
+/* Store a value entry; @had says whether the index had an entry before. */
+static void ksm_set_value(struct ksm_slot *slot, unsigned long vpn, u64 v, bool had)
+{
+	void *old = xa_store(&slot->items, vpn, xa_mk_value(v), GFP_KERNEL | __GFP_NOWARN);
+
+	if (!xa_is_err(old) && !had)
+		ksm_count_entry(slot, 1);
+}
+
+/**
+ * ksm_drop_entry() - forget the tracking entry of an address
+ * @slot: the mm's slot
+ * @vpn: virtual page number of the address
+ *
+ * A member is taken off its KSM folio's node, with the folio locked.
+ *
+ * Context: ksm_mutex held; may sleep.
+ * Return: true if the entry is gone, false if the folio was busy and the
+ * entry must be dropped later.
+ */
+bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn)
+{
+	void *entry = xa_load(&slot->items, vpn);
+	struct ksm_member *m;
+	struct folio *folio;
+
+	lockdep_assert_held(&ksm_mutex);
+	if (!entry)
+		return true;
+	if (xa_is_value(entry)) {
+		xa_erase(&slot->items, vpn);
+		ksm_count_entry(slot, -1);
+		return true;
+	}
+	m = entry;
+	folio = ksm_stable_folio(m->stable, true);
+	if (IS_ERR(folio) && PTR_ERR(folio) != -ENOENT)
+		return false;
+	xa_erase(&slot->items, vpn);
+	ksm_count_entry(slot, -1);
+	trace_ksm_remove_rmap_item(IS_ERR(folio) ? 0 : folio_pfn(folio), m, slot->mm);
+	ksm_member_del(m);
+	if (!IS_ERR(folio)) {
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	return true;
+}
+
+/* Drop the entries in [@start, @end) that the batch did not find a page for. */
+static void ksm_drop_gaps(struct ksm_slot *slot, unsigned long start,
+			  unsigned long end, struct ksm_batch *b)
+{
+	unsigned long vpn, last = (end >> PAGE_SHIFT) - 1;
+	unsigned int i = 0;
+	void *entry;
+
+	if (end <= start)
+		return;
+	xa_for_each_range(&slot->items, vpn, entry, start >> PAGE_SHIFT, last) {
+		while (b && i < b->nr && b->found[i].addr >> PAGE_SHIFT < vpn)
+			i++;
+		if (b && i < b->nr && b->found[i].addr >> PAGE_SHIFT == vpn)
+			continue;
+		ksm_drop_entry(slot, vpn);
+		cond_resched();
+	}
+}
+
+/*
+ * Collecting a batch
+ */
+
+static bool ksm_batch_add(struct ksm_batch *b, struct page *page, unsigned long addr)
+{
+	folio_get(page_folio(page));
+	b->found[b->nr].page = page;
+	b->found[b->nr].addr = addr;
+	return ++b->nr == b->budget;
+}
+
+static bool ksm_mergeable_page(struct page *page)
+{
+	return page && PageAnon(page) && !is_zone_device_page(page);
+}
+
+/* A PMD-mapped THP: take its pages without splitting it. */
+static bool ksm_collect_huge(struct ksm_batch *b, pmd_t pmdval, unsigned long addr,
+			     unsigned long end)
+{
+	struct page *head = vm_normal_page_pmd(b->vma, addr, pmdval);
+
+	if (!ksm_mergeable_page(head))
+		return false;
+	for (; addr < end; addr += PAGE_SIZE) {
+		if (ksm_batch_add(b, head + ((addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT), addr)) {
+			b->end = addr + PAGE_SIZE;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A batch is one PTE table (or PMD-mapped THP) with pages in it: stop the
+ * walk after the first one that had any, or when the budget is used up.
+ * Tables without pages cost nothing but the walk.
+ */
+static int ksm_collect_stop(struct ksm_batch *b, bool full, unsigned long end)
+{
+	if (full)
+		return 1;
+	if (!b->nr)
+		return 0;
+	b->end = end;
+	return 1;
+}
+
+static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+			   struct mm_walk *walk)
+{
+	struct ksm_batch *b = walk->private;
+	pte_t *start, *ptep;
+	spinlock_t *ptl;	/* of the PMD or of the PTE table */
+	bool full = false;
+
+	ptl = pmd_trans_huge_lock(pmd, walk->vma);
+	if (ptl) {
+		pmd_t pmdval = pmdp_get(pmd);
+
+		if (pmd_present(pmdval) && !is_huge_zero_pmd(pmdval))
+			full = ksm_collect_huge(b, pmdval, addr, end);
+		spin_unlock(ptl);
+		return ksm_collect_stop(b, full, end);
+	}
+
+	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!start) {
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	for (ptep = start; addr < end; ptep++, addr += PAGE_SIZE) {
+		pte_t pte = ptep_get(ptep);
+		struct page *page;
+
+		if (!pte_present(pte))
+			continue;
+		page = vm_normal_page(walk->vma, addr, pte);
+		if (!ksm_mergeable_page(page))
+			continue;
+		if (ksm_batch_add(b, page, addr)) {
+			b->end = addr + PAGE_SIZE;
+			full = true;
+			break;
+		}
+	}
+	pte_unmap_unlock(start, ptl);
+	return ksm_collect_stop(b, full, end);
+}
+
+static const struct mm_walk_ops ksm_collect_ops = {
+	.pmd_entry = ksm_collect_pmd,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/* Give up the batch's references on @folio after entry @i. */
+static void ksm_batch_release(struct ksm_batch *b, unsigned int i, struct folio *folio)
+{
+	for (i++; i < b->nr; i++) {
+		struct page *page = b->found[i].page;
+
+		if (page && page_folio(page) == folio) {
+			folio_put(folio);
+			b->found[i].page = NULL;
+		}
+	}
+}
+
+/* Look up again a page whose reference the batch gave up. */
+static struct page *ksm_lookup_page(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct folio_walk fw;
+	struct folio *folio;
+	struct page *page = NULL;
+
+	folio = folio_walk_start(&fw, vma, addr, 0);
+	if (!folio)
+		return NULL;
+	if (ksm_mergeable_page(fw.page)) {
+		folio_get(folio);
+		page = fw.page;
+	}
+	folio_walk_end(&fw, vma);
+	return page;
+}
+
+/*
+ * Lock the folio of batch entry @i for a merge, splitting it first if it
+ * is large: the batch drops its other references to the folio so that
+ * the split can succeed.
+ */
+static int ksm_lock_for_merge(struct ksm_batch *b, unsigned int i)
+{
+	struct page *page = b->found[i].page;
+	struct folio *folio = page_folio(page);
+	int err;
+
+	if (!folio_trylock(folio))
+		return -EBUSY;
+	if (!folio_test_large(folio))
+		return 0;
+	ksm_batch_release(b, i, folio);
+	err = ksm_split_for_merge(page);
+	if (err)
+		folio_unlock(folio);
+	return err;
+}
+
+/*
+ * The other page of a match in the unstable index
+ */
+
+/**
+ * struct ksm_peer - a candidate page found in the unstable index
+ * @slot: its mm's slot
+ * @mm: its mm: referenced and read-locked here unless it is the batch's
+ * @own_mm: @mm is the batch's mm
+ * @vma: its VMA
+ * @addr: its address
+ * @page: the page, referenced, or NULL
+ */
+struct ksm_peer {
+	struct ksm_slot *slot;
+	struct mm_struct *mm;
+	bool own_mm;
+	struct vm_area_struct *vma;
+	unsigned long addr;
+	struct page *page;
+};
+
+static void ksm_peer_put_page(struct ksm_peer *p)
+{
+	if (p->page)
+		folio_put(page_folio(p->page));
+	p->page = NULL;
+}
+
+static void ksm_peer_close(struct ksm_peer *p)
+{
+	ksm_peer_put_page(p);
+	if (!p->own_mm) {
+		mmap_read_unlock(p->mm);
+		mmput_async(p->mm);
+	}
+}
+
+/* Find the page at @loc.  -ENOENT: the entry is stale; -EBUSY: try later. */
+static int ksm_peer_open(struct ksm_peer *p, struct ksm_batch *b, u64 loc)
+{
+	struct vm_area_struct *vma;
+
+	p->page = NULL;
+	p->addr = ksm_loc_vpn(loc) << PAGE_SHIFT;
+	p->mm = ksm_slot_get_mm(ksm_loc_slot(loc), &p->slot);
+	if (!p->mm)
+		return -ENOENT;
+	p->own_mm = p->mm == b->mm;
+	if (p->own_mm) {
+		mmput_async(p->mm);
+	} else if (!mmap_read_trylock(p->mm)) {
+		mmput_async(p->mm);
+		return -EBUSY;
+	}
+	vma = vma_lookup(p->mm, p->addr);
+	if (!vma || !(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma) {
+		ksm_peer_close(p);
+		return -ENOENT;
+	}
+	p->vma = vma;
+	p->page = ksm_lookup_page(vma, p->addr);
+	if (!p->page || folio_test_ksm(page_folio(p->page))) {
+		ksm_peer_close(p);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Lock (and split) the peer's folio; the caller's page must be small already. */
+static int ksm_peer_lock(struct ksm_peer *p)
+{
+	struct folio *folio;
+	int err;
+
+	ksm_peer_put_page(p);
+	p->page = ksm_lookup_page(p->vma, p->addr);
+	if (!p->page || folio_test_ksm(page_folio(p->page)))
+		return -ENOENT;
+	folio = page_folio(p->page);
+	if (!folio_trylock(folio))
+		return -EBUSY;
+	err = ksm_split_for_merge(p->page);
+	if (err)
+		folio_unlock(folio);
+	return err;
+}
+
+/*
+ * Merging
+ */
+
+static bool ksm_try_zero(struct ksm_batch *b, unsigned int i, u64 hash)
+{
+	struct ksm_found *f = &b->found[i];
+	int err;
+
+	if (!READ_ONCE(ksm_knobs.use_zero_pages) || hash != ksm_zero_hash)
+		return false;
+	if (ksm_lock_for_merge(b, i))
+		return false;
+	err = ksm_merge_zero(b->vma, f->page);
+	folio_unlock(page_folio(f->page));
+	trace_ksm_merge_one_page(page_to_pfn(f->page), NULL, b->mm, err);
+	if (err)
+		return false;
+	ksm_drop_entry(b->slot, f->addr >> PAGE_SHIFT);
+	return true;
+}
+
+/* Record the mapping at batch entry @i as a member of @stable, folio locked. */
+static void ksm_add_member(struct ksm_batch *b, unsigned int i, struct ksm_stable *stable)
+{
+	if (ksm_member_add(stable, b->slot, b->vma, b->found[i].addr))
+		pr_warn_ratelimited("ksm: no memory to record a merged page\n");
+}
+
+static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash)
+{
+	struct ksm_found *f = &b->found[i];
+	int limit = READ_ONCE(ksm_knobs.max_page_sharing);
+	struct ksm_stable *s, *next;
+
+	for (s = ksm_stable_first(hash, page_to_nid(f->page)); s; s = next) {
+		struct folio *kfolio;
+		struct page *kpage;
+		int err;
+
+		next = ksm_stable_next(s);
+		kfolio = ksm_stable_folio(s, false);
+		if (IS_ERR(kfolio)) {
+			if (PTR_ERR(kfolio) == -ENOENT)
+				ksm_stable_forget(s);
+			continue;
+		}
+		kpage = folio_page(kfolio, 0);
+		if (s->nr_members >= limit || !pages_identical(f->page, kpage)) {
+			folio_put(kfolio);
+			continue;
+		}
+		err = ksm_lock_for_merge(b, i);
+		if (!err) {
+			err = ksm_merge_page(b->vma, f->page, kpage);
+			folio_unlock(page_folio(f->page));
+		}
+		trace_ksm_merge_with_ksm_page(kfolio, page_to_pfn(f->page), s, b->mm, err);
+		if (!err) {
+			folio_lock(kfolio);
+			ksm_add_member(b, i, s);
+			folio_unlock(kfolio);
+		}
+		folio_put(kfolio);
+		return !err;
+	}
+	return false;
+}
+
+/*
+ * The first page became a KSM folio but its partner could not be mapped
+ * to it: unshare it again, so that no KSM folio with a single mapping
+ * stays behind.  If that fails the folio simply stays a KSM folio.
+ */
+static void ksm_undo_pair(struct ksm_batch *b, unsigned int i, struct ksm_stable *stable)
+{
+	struct folio *folio = page_folio(b->found[i].page);
+
+	folio_unlock(folio);
+	handle_mm_fault(b->vma, b->found[i].addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE, NULL);
+	folio_lock(folio);
+	if (!folio_mapped(folio)) {
+		ksm_folio_set_stable(folio, NULL);
+		ksm_stable_free(stable);
+	} else {
+		ksm_add_member(b, i, stable);
+		ksm_stable_insert(stable, folio_nid(folio));
+	}
+}
+
+/* Merge batch entry @i (locked, small) with the locked peer into a new KSM folio. */
+static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *p, u64 hash)
+{
+	struct page *page = b->found[i].page;
+	struct ksm_stable *stable;
+	pte_t orig;
+	int err;
+
+	stable = ksm_stable_alloc(hash);
+	if (!stable)
+		return -ENOMEM;
+	err = ksm_make_ksm(b->vma, page, stable, &orig);
+	trace_ksm_merge_one_page(page_to_pfn(page), NULL, b->mm, err);
+	if (err) {
+		ksm_stable_free(stable);
+		return err;
+	}
+	err = ksm_merge_page(p->vma, p->page, page);
+	trace_ksm_merge_with_ksm_page(page_folio(page), page_to_pfn(p->page), NULL, p->mm, err);
+	if (err) {
+		ksm_undo_pair(b, i, stable);
+		return err;
+	}
+	ksm_add_member(b, i, stable);
+	if (ksm_member_add(stable, p->slot, p->vma, p->addr))
+		pr_warn_ratelimited("ksm: no memory to record a merged page\n");
+	ksm_stable_insert(stable, folio_nid(page_folio(page)));
+	return 0;
+}
+
+/* Try to merge batch entry @i with the candidate at @loc; -ENOENT: stale. */
+static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 loc)
+{
+	struct page *page = b->found[i].page;
+	struct ksm_peer p;
+	int err;
+
+	err = ksm_peer_open(&p, b, loc);
+	if (err)
+		return err;
+	if (p.page == page || !pages_identical(page, p.page)) {
+		ksm_peer_close(&p);
+		return -ENOENT;
+	}
+	/* Our split must not be held up by a reference on the same folio. */
+	ksm_peer_put_page(&p);
+	err = ksm_lock_for_merge(b, i);
+	if (err) {
+		ksm_peer_close(&p);
+		return err;
+	}
+	page = b->found[i].page;
+	err = ksm_peer_lock(&p);
+	if (!err) {
+		if (p.page != page)
+			err = ksm_merge_pair(b, i, &p, hash);
+		else
+			err = -ENOENT;
+		folio_unlock(page_folio(p.page));
+	}
+	folio_unlock(page_folio(page));
+	ksm_peer_close(&p);
+	return err;
+}
+
+static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash)
+{
+	struct ksm_found *f = &b->found[i];
+	u64 key = ksm_ukey(hash, f->page);
+	u64 own = ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT);
+	unsigned long pos = KSM_UTABLE_START;
+	u64 loc;
+
+	while ((loc = ksm_utable_next(&ksm_unstable, key, &pos))) {
+		int err;
+
+		if (loc == own)
+			continue;
+		err = ksm_try_candidate(b, i, hash, loc);
+		if (!err) {
+			ksm_utable_remove(&ksm_unstable, key, loc);
+			return true;
+		}
+		if (err == -ENOENT) {
+			ksm_utable_remove(&ksm_unstable, key, loc);
+			pos = KSM_UTABLE_START;
+		}
+	}
+	return false;
+}
+
+/*
+ * Examining one page
+ */
+
+/* A KSM folio mapped here: make sure the mapping is one of its members. */
+static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
+{
+	struct ksm_found *f = &b->found[i];
+	struct folio *folio = page_folio(f->page);
+	struct ksm_stable *stable = ksm_folio_stable(folio);
+
+	if (!stable)
+		return;
+	if (entry && !xa_is_value(entry)) {
+		if (((struct ksm_member *)entry)->stable == stable)
+			return;
+		if (!ksm_drop_entry(b->slot, f->addr >> PAGE_SHIFT))
+			return;
+	}
+	/* A mapping that fork copied, or one whose record was dropped. */
+	folio_lock(folio);
+	if (ksm_folio_stable(folio) == stable)
+		ksm_add_member(b, i, stable);
+	folio_unlock(folio);
+}
+
+static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
+{
+	struct ksm_found *f = &b->found[i];
+	unsigned long vpn = f->addr >> PAGE_SHIFT;
+	bool smart = READ_ONCE(ksm_knobs.smart_scan);
+	u64 v = 0, hash, age;
+	bool unchanged;
+	void *entry;
+
+	entry = xa_load(&b->slot->items, vpn);
+	ksm_stats.pages_scanned++;
+	if (folio_test_ksm(page_folio(f->page))) {
+		ksm_scan_ksm_page(b, i, entry);
+		return;
+	}
+	if (entry && !xa_is_value(entry)) {
+		/* It was merged, and a write or a swap-in replaced it since. */
+		if (!ksm_drop_entry(b->slot, vpn))
+			return;
+		entry = NULL;
+	}
+	if (entry)
+		v = xa_to_value(entry);
+	if (smart && ksm_v_skip(v)) {
+		ksm_set_value(b->slot, vpn, ksm_v_make(v, v & KSM_V_HASHED, ksm_v_age(v),
+						       ksm_v_skip(v) - 1), true);
+		ksm_stats.pages_skipped++;
+		return;
+	}
+
+	hash = ksm_hash_page(f->page);
+	unchanged = (v & KSM_V_HASHED) && (v & KSM_HASH_MASK) == hash;
+	age = ksm_v_age(v) + 1;
+	/* The index entry exists from now on: merging only replaces it. */
+	ksm_set_value(b->slot, vpn, ksm_v_make(hash, true, age,
+					       smart ? ksm_skip_passes(age) : 0), entry);
+
+	if (ksm_try_zero(b, i, hash) || ksm_try_stable(b, i, hash))
+		return;
+	if (!unchanged)
+		return;
+	if (ksm_try_unstable(b, i, hash))
+		return;
+	ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page),
+			  ksm_loc(b->slot->id, vpn));
+}
+
+/* Examine the batch's pages, dropping each reference when done. */
+static void ksm_scan_found(struct ksm_batch *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nr; i++) {
+		struct ksm_found *f = &b->found[i];
+
+		if (!f->page)
+			f->page = ksm_lookup_page(b->vma, f->addr);
+		if (f->page) {
+			ksm_scan_page(b, i);
+			folio_put(page_folio(f->page));
+			f->page = NULL;
+		}
+		cond_resched();
+	}
+}
+
+/*
+ * Scan up to @budget pages of @slot from *@pos, one PTE table at a time
+ * under mmap_lock.  Returns the budget used (at least 1) and sets *@done
+ * when the end of the address space was reached.
+ */
+static unsigned int ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
+				  unsigned int budget, bool *done)
+{
+	struct ksm_batch *b = &ksm_batch;
+	struct mm_struct *mm = slot->mm;
+	struct vm_area_struct *vma;
+	unsigned int used = 0;
+
+	*done = false;
+	while (used < budget && !*done) {
+		unsigned long start = *pos;
+
+		mmap_read_lock(mm);
+		vma = find_vma(mm, start);
+		while (vma && (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma))
+			vma = find_vma(mm, vma->vm_end);
+		if (!vma) {
+			ksm_drop_gaps(slot, start, TASK_SIZE, NULL);
+			mmap_read_unlock(mm);
+			*done = true;
+			break;
+		}
+		b->slot = slot;
+		b->mm = mm;
+		b->vma = vma;
+		b->nr = 0;
+		b->budget = min_t(unsigned int, budget - used, PTRS_PER_PTE);
+		b->end = vma->vm_end;
+		walk_page_range_vma(vma, max(start, vma->vm_start), vma->vm_end,
+				    &ksm_collect_ops, b);
+		ksm_drop_gaps(slot, start, b->end, b);
+		*pos = b->end;
+		ksm_scan_found(b);
+		mmap_read_unlock(mm);
+		used += max(b->nr, 1U);
+		cond_resched();
+	}
+	/* Even an mm with nothing to scan costs ksmd a visit. */
+	return max(used, 1U);
+}
+
+/*
+ * Passes
+ */
+
+static void ksm_pass_start(void)
+{
+	lru_add_drain_all();
+	ksm_utable_reset(&ksm_unstable, ksm_stats.pages_unshared);
+	trace_ksm_start_scan(ksm_stats.full_scans, ksm_stats.items);
+	ksm_advisor_pass_start();
+}
+
+static void ksm_pass_end(void)
+{
+	unsigned long prune = msecs_to_jiffies(READ_ONCE(ksm_knobs.prune_ms));
+
+	ksm_stats.pages_unshared = ksm_unstable.used;
+	ksm_stats.full_scans++;
+	if (time_after_eq(jiffies, ksm_last_prune + prune)) {
+		ksm_stable_prune();
+		ksm_last_prune = jiffies;
+	}
+	trace_ksm_stop_scan(ksm_stats.full_scans, ksm_stats.items);
+	ksm_advisor_pass_end();
+}
+
+/**
+ * ksm_unshared() - pages waiting in the unstable index
+ *
+ * Return: the number of candidates inserted in this pass so far.
+ */
+unsigned long ksm_unshared(void)
+{
+	return READ_ONCE(ksm_unstable.used);
+}
+
+/**
+ * ksm_scan_batch() - examine up to @budget pages, resuming at the cursor
+ * @budget: pages_to_scan
+ *
+ * Context: ksmd, ksm_mutex held.
+ */
+void ksm_scan_batch(unsigned int budget)
+{
+	lockdep_assert_held(&ksm_mutex);
+	while (budget) {
+		struct ksm_slot *slot;
+		unsigned long *pos;
+		unsigned int used;
+		bool done;
+
+		slot = ksm_cursor_slot(&pos);
+		if (!slot) {
+			slot = ksm_cursor_restart(&pos);
+			if (!slot)
+				return;
+			ksm_pass_start();
+		}
+		if (!mmget_not_zero(slot->mm)) {
+			bool last = !ksm_cursor_advance();
+
+			ksm_slot_reap(slot);
+			if (last) {
+				ksm_pass_end();
+				return;
+			}
+			budget--;
+			continue;
+		}
+		used = ksm_scan_slot(slot, pos, budget, &done);
+		mmput_async(slot->mm);
+		budget -= min(used, budget);
+		/* A batch ends with the pass: never more than one pass per batch. */
+		if (done && !ksm_cursor_advance()) {
+			ksm_pass_end();
+			return;
+		}
+		cond_resched();
+	}
+}
+
+/**
+ * ksm_slot_clear() - drop every tracking entry of a slot
+ * @slot: the slot
+ *
+ * Context: ksm_mutex held; may sleep.
+ * Return: true if the slot has no entries left.
+ */
+bool ksm_slot_clear(struct ksm_slot *slot)
+{
+	unsigned long vpn;
+	void *entry;
+
+	lockdep_assert_held(&ksm_mutex);
+	xa_for_each(&slot->items, vpn, entry) {
+		ksm_drop_entry(slot, vpn);
+		cond_resched();
+	}
+	return xa_empty(&slot->items);
+}
+
+/**
+ * ksm_scan_forget() - empty the unstable index and restart the pass
+ *
+ * Context: ksm_mutex held.
+ */
+void ksm_scan_forget(void)
+{
+	lockdep_assert_held(&ksm_mutex);
+	ksm_utable_destroy(&ksm_unstable);
+	ksm_stats.pages_unshared = 0;
+}
+
+/**
+ * ksm_scan_init() - seed the content hash
+ */
+void __init ksm_scan_init(void)
+{
+	ksm_hash_seed = get_random_u64();
+	ksm_zero_hash = ksm_hash_page(ZERO_PAGE(0));
+	ksm_last_prune = jiffies;
+}

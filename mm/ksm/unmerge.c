@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unmerging: give every mapping of a KSM folio, and every zero page KSM
+ * placed, a private copy again.
+ *
+ * A page-table walk finds the next such mapping in a range; an unsharing
+ * fault (FAULT_FLAG_UNSHARE) replaces it.  Unsharing is not a write: it
+ * keeps userfaultfd write protection and dirty state as they were.
+ */
+#include <linux/ksm.h>
+#include <linux/mm.h>
+#include <linux/oom.h>
+#include <linux/pagewalk.h>
+#include <linux/sched/signal.h>
+
+#include "internal.h"
+
+/* Is the PTE a mapping that unmerging must replace? */
+static bool ksm_pte_merged(struct vm_area_struct *vma, unsigned long addr, pte_t pte)
+{
+	struct page *page;
+
+	if (!pte_present(pte))
+		return false;
+	if (is_ksm_zero_pte(pte))
+		return true;
+	page = vm_normal_page(vma, addr, pte);
+	return page && folio_test_ksm(page_folio(page));
+}
+
+static int ksm_find_merged_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+			       struct mm_walk *walk)
+{
+	unsigned long *found = walk->private;
+	pte_t *start, *ptep;
+	spinlock_t *ptl;	/* of the PTE table */
+	int ret = 0;
+
+	/* KSM folios are never PMD-mapped. */
+	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!start)
+		return 0;
+	for (ptep = start; addr < end; ptep++, addr += PAGE_SIZE) {
+		if (ksm_pte_merged(walk->vma, addr, ptep_get(ptep))) {
+			*found = addr;
+			ret = 1;
+			break;
+		}
+	}
+	pte_unmap_unlock(start, ptl);
+	return ret;
+}
+
+static const struct mm_walk_ops ksm_find_merged_ops = {
+	.pmd_entry = ksm_find_merged_pmd,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/**
+ * ksm_unmerge_range() - unmerge every KSM mapping in part of a VMA
+ * @vma: the VMA
+ * @start: start of the range
+ * @end: end of the range
+ *
+ * Context: mmap_lock of @vma's mm held; may sleep.
+ * Return: 0; -ENOMEM if a copy could not be allocated; -ERESTARTSYS if a
+ * signal is pending.  Mappings unmerged before an error stay unmerged.
+ */
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end)
+{
+	mmap_assert_locked(vma->vm_mm);
+	while (start < end) {
+		unsigned long addr;
+		vm_fault_t ret;
+
+		if (signal_pending(current))
+			return -ERESTARTSYS;
+		if (walk_page_range_vma(vma, start, end, &ksm_find_merged_ops, &addr) <= 0)
+			return 0;
+		ret = handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE, NULL);
+		if (ret & VM_FAULT_OOM)
+			return -ENOMEM;
+		/* A poisoned page cannot be copied: leave it, move on. */
+		start = ret & VM_FAULT_ERROR ? addr + PAGE_SIZE : addr;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int ksm_unmerge_mm(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+	int err = 0;
+
+	VMA_ITERATOR(vmi, mm, 0);
+	mmap_read_lock(mm);
+	for_each_vma(vmi, vma) {
+		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
+			continue;
+		err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end);
+		if (err)
+			break;
+	}
+	mmap_read_unlock(mm);
+	return err;
+}
+
+/**
+ * ksm_unmerge_everything() - run=2: unmerge all mms, drop all tracking
+ *
+ * The caller may be chosen by the OOM killer first: unmerging can need a
+ * lot of memory.
+ *
+ * Context: ksm_mutex held; may sleep.
+ * Return: 0, -ENOMEM or -ERESTARTSYS.
+ */
+int ksm_unmerge_everything(void)
+{
+	int err;
+
+	lockdep_assert_held(&ksm_mutex);
+	set_current_oom_origin();
+	err = ksm_walk_mms(ksm_unmerge_mm);
+	clear_current_oom_origin();
+	ksm_forget_all();
+	return err;
+}

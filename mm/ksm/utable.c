@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The unstable index: an open-addressed hash table from content hash to
+ * the location of a candidate page.
+ *
+ * The table is refilled from scratch on every pass, so it needs no
+ * tombstones and no per-entry allocation: 16 bytes a candidate, sized
+ * at each reset for the number of candidates the previous pass found.
+ * Positions come from the top bits of the hash by multiply-shift range
+ * reduction, so the capacity can be any number and the table stays
+ * close to its target load of 80%.
+ */
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include "internal.h"
+
+#define KSM_UTABLE_MIN		64UL
+
+/* Slots for @n entries at a load of at most 4/5. */
+static unsigned long ksm_utable_size_for(unsigned long n)
+{
+	return max(KSM_UTABLE_MIN, n + n / 4 + 1);
+}
+
+static unsigned long ksm_utable_home(const struct ksm_utable *t, u64 hash)
+{
+	return ((hash >> 32) * (u64)t->capacity) >> 32;
+}
+
+static unsigned long ksm_utable_step(const struct ksm_utable *t, unsigned long i)
+{
+	return ++i == t->capacity ? 0 : i;
+}
+
+/* Place an entry known not to be present; the table must have room. */
+static void ksm_utable_place(struct ksm_utable *t, u64 hash, u64 loc)
+{
+	unsigned long i = ksm_utable_home(t, hash);
+
+	while (t->entries[i].loc)
+		i = ksm_utable_step(t, i);
+	t->entries[i].hash = hash;
+	t->entries[i].loc = loc;
+	t->used++;
+}
+
+static int ksm_utable_resize(struct ksm_utable *t, unsigned long capacity)
+{
+	struct ksm_utable old = *t;
+	unsigned long i;
+
+	t->entries = kvcalloc(capacity, sizeof(*t->entries),
+			      GFP_KERNEL | __GFP_NOWARN);
+	if (!t->entries) {
+		*t = old;
+		return -ENOMEM;
+	}
+	t->capacity = capacity;
+	t->used = 0;
+	for (i = 0; i < old.capacity; i++)
+		if (old.entries[i].loc)
+			ksm_utable_place(t, old.entries[i].hash, old.entries[i].loc);
+	kvfree(old.entries);
+	return 0;
+}
+
+/**
+ * ksm_utable_reset() - empty the index, sized for a new pass
+ * @t: the index
+ * @expect: number of entries the coming pass is expected to insert
+ *
+ * The table is reallocated when its size is far from what @expect needs;
+ * otherwise its slots are only cleared.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or -ENOMEM if no table could be allocated at all (the index
+ * then stays empty and every insertion fails).
+ */
+int ksm_utable_reset(struct ksm_utable *t, unsigned long expect)
+{
+	unsigned long want = ksm_utable_size_for(expect);
+
+	if (t->entries && t->capacity >= want && t->capacity <= 2 * want) {
+		memset(t->entries, 0, t->capacity * sizeof(*t->entries));
+		t->used = 0;
+		return 0;
+	}
+	ksm_utable_destroy(t);
+	return ksm_utable_resize(t, want);
+}
+
+/**
+ * ksm_utable_insert() - add a candidate page
+ * @t: the index
+ * @hash: content hash of the page
+ * @loc: location of the page, never 0
+ *
+ * The table grows when it passes its load limit.
+ *
+ * Context: process context, may sleep.
+ * Return: true if the entry was added, false if there was no room.
+ */
+bool ksm_utable_insert(struct ksm_utable *t, u64 hash, u64 loc)
+{
+	if (!loc)
+		return false;
+	if (!t->entries && ksm_utable_resize(t, KSM_UTABLE_MIN))
+		return false;
+	if (t->used + 1 > t->capacity - t->capacity / 5 &&
+	    ksm_utable_resize(t, 2 * t->capacity) && t->used + 1 >= t->capacity)
+		return false;
+	ksm_utable_place(t, hash, loc);
+	return true;
+}
+
+/**
+ * ksm_utable_next() - iterate over the entries that carry a hash
+ * @t: the index
+ * @hash: content hash to look for
+ * @pos: cursor, %KSM_UTABLE_START before the first call
+ *
+ * Return: the location of the next entry with @hash, or 0 when there is
+ * none left.
+ */
+u64 ksm_utable_next(const struct ksm_utable *t, u64 hash, unsigned long *pos)
+{
+	unsigned long i;
+
+	if (!t->used)
+		return 0;
+	i = *pos == KSM_UTABLE_START ? ksm_utable_home(t, hash) :
+		ksm_utable_step(t, *pos);
+	for (; t->entries[i].loc; i = ksm_utable_step(t, i)) {
+		if (t->entries[i].hash == hash) {
+			*pos = i;
+			return t->entries[i].loc;
+		}
+	}
+	return 0;
+}
+
+/* Is @home cyclically within (@hole, @i]?  Then the entry at @i may stay. */
+static bool ksm_utable_stays(unsigned long hole, unsigned long i, unsigned long home)
+{
+	if (hole <= i)
+		return hole < home && home <= i;
+	return hole < home || home <= i;
+}
+
+/**
+ * ksm_utable_remove() - remove one entry
+ * @t: the index
+ * @hash: content hash the entry was inserted with
+ * @loc: its location
+ *
+ * Entries after the hole are shifted back so that every remaining entry
+ * stays reachable from its home slot.
+ *
+ * Return: true if the entry was found and removed.
+ */
+bool ksm_utable_remove(struct ksm_utable *t, u64 hash, u64 loc)
+{
+	unsigned long pos = KSM_UTABLE_START, hole, i;
+	u64 found;
+
+	while ((found = ksm_utable_next(t, hash, &pos)) && found != loc)
+		;
+	if (!found)
+		return false;
+
+	hole = pos;
+	for (i = ksm_utable_step(t, hole); t->entries[i].loc;
+	     i = ksm_utable_step(t, i)) {
+		if (ksm_utable_stays(hole, i, ksm_utable_home(t, t->entries[i].hash)))
+			continue;
+		t->entries[hole] = t->entries[i];
+		hole = i;
+	}
+	t->entries[hole].loc = 0;
+	t->entries[hole].hash = 0;
+	t->used--;
+	return true;
+}
+
+/**
+ * ksm_utable_destroy() - free the index's memory
+ * @t: the index, left empty and reusable
+ */
+void ksm_utable_destroy(struct ksm_utable *t)
+{
+	kvfree(t->entries);
+	t->entries = NULL;
+	t->capacity = 0;
+	t->used = 0;
+}
