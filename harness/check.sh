@@ -29,7 +29,9 @@ list=$run/job/tests.list
 : > "$list"
 # Our own tests first: they check boot defaults on an untouched KSM.
 if has own; then
-	for f in "$TOP"/tools/testing/selftests/mm/*.c; do
+	# ksm_sysfs_tests first: it checks the boot defaults of an unused KSM.
+	for f in $(ls "$TOP"/tools/testing/selftests/mm/*.c | sort -t/ -k1,1 |
+		   awk '/ksm_sysfs_tests/ { print; next } { rest = rest $0 "\n" } END { printf "%s", rest }'); do
 		[ -f "$f" ] && grep -q '^int main' "$f" || continue
 		n=$(basename "$f" .c)
 		echo "own/$n 900 ./$n" >> "$list"

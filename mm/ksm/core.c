@@ -181,49 +181,66 @@ void ksm_slot_reap(struct ksm_slot *slot)
 	ksm_slot_free(slot);
 }
 
-/**
- * __ksm_enter() - register an mm with KSM
- * @mm: the mm
- *
- * The slot goes into the ring just before the cursor, so ksmd reaches it
- * at the end of the current pass: a fork followed by exec costs nothing.
- *
- * Context: mmap_lock held for writing (madvise, prctl, fork, exec).
- * Return: 0, -ENOMEM or -ENOSPC.
- */
-int __ksm_enter(struct mm_struct *mm)
+/* A new slot for @mm, holding an mmgrab() reference and an id. */
+static struct ksm_slot *ksm_slot_new(struct mm_struct *mm)
 {
 	struct ksm_slot *slot;
-	bool wake;
 	int err;
 
 	slot = kmem_cache_zalloc(ksm_slot_cache, GFP_KERNEL);
 	if (!slot)
-		return -ENOMEM;
-	slot->mm = mm;
-	xa_init(&slot->items);
+		return ERR_PTR(-ENOMEM);
 	err = xa_alloc(&ksm_slot_ids, &slot->id, NULL, XA_LIMIT(1, KSM_SLOT_ID_MAX),
 		       GFP_KERNEL);
 	if (err) {
 		kmem_cache_free(ksm_slot_cache, slot);
-		return err;
+		return ERR_PTR(err);
 	}
+	xa_init(&slot->items);
+	slot->mm = mm;
+	mmgrab(mm);
+	return slot;
+}
+
+/*
+ * Make @slot visible to ksmd: just behind the cursor, so that it is
+ * reached at the end of the current pass and a fork followed by exec
+ * costs nothing; at the end of the ring while run=2 unmerges, so that
+ * the unmerging walk cannot miss it.  Returns true if the ring was empty.
+ */
+static bool ksm_ring_insert(struct ksm_slot *slot)
+{
+	struct list_head *before = &ksm_ring;
+	bool was_empty;
 
 	spin_lock(&ksm_slots_lock);
-	wake = list_empty(&ksm_ring);
-	xa_store(&ksm_slot_ids, slot->id, slot, GFP_ATOMIC);
-	hash_add(ksm_slot_hash, &slot->hash, (unsigned long)mm);
+	was_empty = list_empty(&ksm_ring);
 	if (ksm_cursor && !(READ_ONCE(ksm_knobs.run) & KSM_RUN_UNMERGE))
-		list_add_tail(&slot->link, &ksm_cursor->link);
-	else
-		list_add_tail(&slot->link, &ksm_ring);
+		before = &ksm_cursor->link;
+	list_add_tail(&slot->link, before);
+	hash_add(ksm_slot_hash, &slot->hash, (unsigned long)slot->mm);
+	xa_store(&ksm_slot_ids, slot->id, slot, GFP_ATOMIC);
 	spin_unlock(&ksm_slots_lock);
+	return was_empty;
+}
 
+/**
+ * __ksm_enter() - register an mm with KSM
+ * @mm: the mm
+ *
+ * Context: mmap_lock held for writing (madvise, prctl, fork, exec).
+ * Return: 0, -ENOMEM or -EBUSY (no slot id left).
+ */
+int __ksm_enter(struct mm_struct *mm)
+{
+	struct ksm_slot *slot = ksm_slot_new(mm);
+
+	if (IS_ERR(slot))
+		return PTR_ERR(slot);
 	set_bit(MMF_VM_MERGEABLE, &mm->flags);
-	mmgrab(mm);
-	if (wake)
-		wake_up_interruptible(&ksm_wait);
 	trace_ksm_enter(mm);
+	if (ksm_ring_insert(slot))
+		wake_up_interruptible(&ksm_wait);
 	return 0;
 }
 
@@ -265,24 +282,24 @@ void __ksm_exit(struct mm_struct *mm)
 /*
  * VMA eligibility: only private anonymous memory (and private COW copies
  * of file pages) is ever merged.  Advice on anything else is accepted and
- * ignored.
+ * ignored.  Architecture flags with special access semantics (powerpc
+ * strong access ordering, sparc ADI tags) exclude a VMA as well.
  */
+#if defined(VM_SAO)
+#define KSM_ARCH_EXCLUDED	VM_SAO
+#elif defined(VM_SPARC_ADI)
+#define KSM_ARCH_EXCLUDED	VM_SPARC_ADI
+#else
+#define KSM_ARCH_EXCLUDED	VM_NONE
+#endif
+
+#define KSM_EXCLUDED_FLAGS	(VM_SHARED | VM_MAYSHARE | VM_HUGETLB | VM_DROPPABLE | \
+				 VM_PFNMAP | VM_MIXEDMAP | VM_IO | VM_DONTEXPAND | \
+				 KSM_ARCH_EXCLUDED)
+
 static bool ksm_vma_eligible(struct vm_area_struct *vma)
 {
-	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO |
-			     VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP | VM_DROPPABLE))
-		return false;
-	if (vma_is_dax(vma))
-		return false;
-#ifdef VM_SAO
-	if (vma->vm_flags & VM_SAO)
-		return false;
-#endif
-#ifdef VM_SPARC_ADI
-	if (vma->vm_flags & VM_SPARC_ADI)
-		return false;
-#endif
-	return true;
+	return !(vma->vm_flags & KSM_EXCLUDED_FLAGS) && !vma_is_dax(vma);
 }
 
 static void ksm_vma_enable(struct vm_area_struct *vma)
@@ -291,19 +308,24 @@ static void ksm_vma_enable(struct vm_area_struct *vma)
 		vm_flags_set(vma, VM_MERGEABLE);
 }
 
+/* Unmerge a VMA and clear its mark; it stays marked if unmerging fails. */
 static int ksm_vma_disable(struct vm_area_struct *vma)
 {
-	int err;
+	int err = 0;
 
-	if (!(vma->vm_flags & VM_MERGEABLE))
-		return 0;
-	if (vma->anon_vma) {
-		err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end);
-		if (err)
-			return err;
+	if (vma->vm_flags & VM_MERGEABLE) {
+		if (vma->anon_vma)
+			err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end);
+		if (!err)
+			vm_flags_clear(vma, VM_MERGEABLE);
 	}
-	vm_flags_clear(vma, VM_MERGEABLE);
-	return 0;
+	return err;
+}
+
+/* Register @mm unless it already is. */
+static int ksm_ensure_registered(struct mm_struct *mm)
+{
+	return test_bit(MMF_VM_MERGEABLE, &mm->flags) ? 0 : __ksm_enter(mm);
 }
 
 /**
@@ -314,36 +336,31 @@ static int ksm_vma_disable(struct vm_area_struct *vma)
  */
 void ksm_add_vma(struct vm_area_struct *vma)
 {
-	struct mm_struct *mm = vma->vm_mm;
-
-	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
-		return;
-	ksm_vma_enable(vma);
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
-		__ksm_enter(mm);
-}
-
-static void ksm_enable_all_vmas(struct mm_struct *mm)
-{
-	struct vm_area_struct *vma;
-
-	VMA_ITERATOR(vmi, mm, 0);
-	for_each_vma(vmi, vma)
+	if (test_bit(MMF_VM_MERGE_ANY, &vma->vm_mm->flags)) {
 		ksm_vma_enable(vma);
+		ksm_ensure_registered(vma->vm_mm);
+	}
 }
 
-static int ksm_disable_all_vmas(struct mm_struct *mm)
+/*
+ * Mark every eligible VMA of @mm mergeable, or unmerge and unmark them
+ * all, stopping at the first error.
+ */
+static int ksm_apply_to_vmas(struct mm_struct *mm, bool mergeable)
 {
 	struct vm_area_struct *vma;
-	int err;
+	int err = 0;
 
 	VMA_ITERATOR(vmi, mm, 0);
 	for_each_vma(vmi, vma) {
-		err = ksm_vma_disable(vma);
+		if (mergeable)
+			ksm_vma_enable(vma);
+		else
+			err = ksm_vma_disable(vma);
 		if (err)
-			return err;
+			break;
 	}
-	return 0;
+	return err;
 }
 
 /**
@@ -355,25 +372,24 @@ static int ksm_disable_all_vmas(struct mm_struct *mm)
  */
 int ksm_enable_merge_any(struct mm_struct *mm)
 {
-	int err;
+	int err = 0;
 
-	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
-		return 0;
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
-		err = __ksm_enter(mm);
-		if (err)
-			return err;
+	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags)) {
+		err = ksm_ensure_registered(mm);
+		if (!err) {
+			set_bit(MMF_VM_MERGE_ANY, &mm->flags);
+			ksm_apply_to_vmas(mm, true);
+		}
 	}
-	set_bit(MMF_VM_MERGE_ANY, &mm->flags);
-	ksm_enable_all_vmas(mm);
-	return 0;
+	return err;
 }
 
 /**
  * ksm_disable_merge_any() - PR_SET_MEMORY_MERGE=0: unmerge and stop
  * @mm: the mm
  *
- * If unmerging fails, every eligible VMA is left mergeable as before.
+ * Either every VMA is unmerged and the mm leaves merge-any mode, or, on
+ * error, every eligible VMA is left mergeable as it was.
  *
  * Context: mmap_lock held for writing.
  * Return: 0, -ENOMEM or -ERESTARTSYS.
@@ -384,13 +400,12 @@ int ksm_disable_merge_any(struct mm_struct *mm)
 
 	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
 		return 0;
-	err = ksm_disable_all_vmas(mm);
-	if (err) {
-		ksm_enable_all_vmas(mm);
-		return err;
-	}
-	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
-	return 0;
+	err = ksm_apply_to_vmas(mm, false);
+	if (err)
+		ksm_apply_to_vmas(mm, true);
+	else
+		clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	return err;
 }
 
 /**
@@ -403,11 +418,11 @@ int ksm_disable_merge_any(struct mm_struct *mm)
 int ksm_disable(struct mm_struct *mm)
 {
 	mmap_assert_write_locked(mm);
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
-		return 0;
 	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
 		return ksm_disable_merge_any(mm);
-	return ksm_disable_all_vmas(mm);
+	if (test_bit(MMF_VM_MERGEABLE, &mm->flags))
+		return ksm_apply_to_vmas(mm, false);
+	return 0;
 }
 
 /**
@@ -424,32 +439,23 @@ int ksm_disable(struct mm_struct *mm)
 int ksm_madvise(struct vm_area_struct *vma, unsigned long start,
 		unsigned long end, int advice, unsigned long *vm_flags)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	int err;
+	int err = 0;
 
-	switch (advice) {
-	case MADV_MERGEABLE:
-		if ((vma->vm_flags & VM_MERGEABLE) || !ksm_vma_eligible(vma))
-			return 0;
-		if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
-			err = __ksm_enter(mm);
-			if (err)
-				return err;
+	if (advice == MADV_MERGEABLE) {
+		/* Ineligible VMAs are silently left out. */
+		if (!(vma->vm_flags & VM_MERGEABLE) && ksm_vma_eligible(vma)) {
+			err = ksm_ensure_registered(vma->vm_mm);
+			if (!err)
+				*vm_flags |= VM_MERGEABLE;
 		}
-		*vm_flags |= VM_MERGEABLE;
-		break;
-	case MADV_UNMERGEABLE:
-		if (!(*vm_flags & VM_MERGEABLE))
-			return 0;
-		if (vma->anon_vma) {
+	} else if (advice == MADV_UNMERGEABLE && (*vm_flags & VM_MERGEABLE)) {
+		/* Without an anon_vma the range holds no KSM page. */
+		if (vma->anon_vma)
 			err = ksm_unmerge_range(vma, start, end);
-			if (err)
-				return err;
-		}
-		*vm_flags &= ~VM_MERGEABLE;
-		break;
+		if (!err)
+			*vm_flags &= ~VM_MERGEABLE;
 	}
-	return 0;
+	return err;
 }
 EXPORT_SYMBOL_GPL(ksm_madvise);
 

@@ -365,8 +365,9 @@ void ksm_stable_prune(void);
 int ksm_stable_init(void);
 
 /* merge.c */
-int ksm_make_ksm(struct vm_area_struct *vma, struct page *page,
-		 struct ksm_stable *stable, pte_t *orig);
+int ksm_merge_two(struct vm_area_struct *vma, struct page *page,
+		  struct vm_area_struct *pvma, struct page *ppage,
+		  struct ksm_stable *stable);
 int ksm_merge_page(struct vm_area_struct *vma, struct page *page,
 		   struct page *kpage);
 int ksm_merge_zero(struct vm_area_struct *vma, struct page *page);

@@ -138,32 +138,54 @@ out:
 	return err;
 }
 
-/**
- * ksm_make_ksm() - turn an anonymous page into a KSM folio
- * @vma: the VMA mapping it
- * @page: the page, a small folio, locked and referenced by the caller
- * @stable: the node the new KSM folio belongs to
- * @orig: returns the now read-only PTE
- *
- * Context: mmap_lock of @vma's mm held.
- * Return: 0, or a negative error if the page cannot be merged now.
- */
-int ksm_make_ksm(struct vm_area_struct *vma, struct page *page,
-		 struct ksm_stable *stable, pte_t *orig)
+/* Make a write-protected page the KSM folio of @stable. */
+static void ksm_become_ksm(struct folio *folio, struct ksm_stable *stable)
 {
-	struct folio *folio = page_folio(page);
-	unsigned long addr = page_address_in_vma(page, vma);
-	int err;
-
-	if (addr == -EFAULT)
-		return -EFAULT;
-	err = ksm_wrprotect(vma, addr, folio, orig);
-	if (err)
-		return err;
 	ksm_folio_set_stable(folio, stable);
 	stable->kpfn = folio_pfn(folio);
 	folio_mark_accessed(folio);
 	folio_mark_dirty(folio);
+}
+
+/**
+ * ksm_merge_two() - merge two anonymous pages into a new KSM folio
+ * @vma: the VMA mapping @page
+ * @page: the page that becomes the KSM folio; small, locked, referenced
+ * @pvma: the VMA mapping @ppage
+ * @ppage: the partner page, mapped to @page instead; small, locked,
+ *	referenced
+ * @stable: the node of the new KSM folio
+ *
+ * The partner is write-protected first: a partner that is pinned fails
+ * the merge before anything else changed.  Then @page is write-protected,
+ * both are compared byte for byte, @page becomes the KSM folio and the
+ * partner's mapping is switched to it.
+ *
+ * Context: mmap_lock of both mms held.
+ * Return: 0; -EAGAIN if the partner cannot be merged now (pinned,
+ * changed, different content); -EBUSY if @page cannot be merged now;
+ * -ESTALE if @page became a KSM folio but the partner's mapping changed
+ * under us, which leaves the caller a KSM folio without members to undo.
+ */
+int ksm_merge_two(struct vm_area_struct *vma, struct page *page,
+		  struct vm_area_struct *pvma, struct page *ppage,
+		  struct ksm_stable *stable)
+{
+	unsigned long addr = page_address_in_vma(page, vma);
+	unsigned long paddr = page_address_in_vma(ppage, pvma);
+	pte_t orig, porig;
+
+	if (paddr == -EFAULT || ksm_wrprotect(pvma, paddr, page_folio(ppage), &porig))
+		return -EAGAIN;
+	if (addr == -EFAULT || ksm_wrprotect(vma, addr, page_folio(page), &orig))
+		return -EBUSY;
+	flush_dcache_page(page);
+	flush_dcache_page(ppage);
+	if (!pages_identical(page, ppage))
+		return -EAGAIN;
+	ksm_become_ksm(page_folio(page), stable);
+	if (ksm_replace_pte(pvma, paddr, ppage, page, porig))
+		return -ESTALE;
 	return 0;
 }
 

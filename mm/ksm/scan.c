@@ -476,9 +476,9 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash)
 }
 
 /*
- * The first page became a KSM folio but its partner could not be mapped
- * to it: unshare it again, so that no KSM folio with a single mapping
- * stays behind.  If that fails the folio simply stays a KSM folio.
+ * Our page became a KSM folio but its partner could not be mapped to it:
+ * unshare it again, so that no KSM folio with a single mapping stays
+ * behind.  If that fails the folio simply stays a KSM folio.
  */
 static void ksm_undo_pair(struct ksm_batch *b, unsigned int i, struct ksm_stable *stable)
 {
@@ -501,22 +501,19 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 {
 	struct page *page = b->found[i].page;
 	struct ksm_stable *stable;
-	pte_t orig;
 	int err;
 
 	stable = ksm_stable_alloc(hash);
 	if (!stable)
 		return -ENOMEM;
-	err = ksm_make_ksm(b->vma, page, stable, &orig);
-	trace_ksm_merge_one_page(page_to_pfn(page), NULL, b->mm, err);
-	if (err) {
-		ksm_stable_free(stable);
+	err = ksm_merge_two(b->vma, page, p->vma, p->page, stable);
+	trace_ksm_merge_with_ksm_page(page_folio(page), page_to_pfn(p->page), NULL, p->mm, err);
+	if (err == -ESTALE) {
+		ksm_undo_pair(b, i, stable);
 		return err;
 	}
-	err = ksm_merge_page(p->vma, p->page, page);
-	trace_ksm_merge_with_ksm_page(page_folio(page), page_to_pfn(p->page), NULL, p->mm, err);
 	if (err) {
-		ksm_undo_pair(b, i, stable);
+		ksm_stable_free(stable);
 		return err;
 	}
 	ksm_add_member(b, i, stable);
@@ -526,7 +523,11 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 	return 0;
 }
 
-/* Try to merge batch entry @i with the candidate at @loc; -ENOENT: stale. */
+/*
+ * Try to merge batch entry @i with the candidate at @loc.  Returns 0 when
+ * merged; -ENOENT if the candidate entry is stale; -EAGAIN if only this
+ * candidate failed; any other error if our page cannot merge now.
+ */
 static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 loc)
 {
 	struct page *page = b->found[i].page;
@@ -535,7 +536,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 
 	err = ksm_peer_open(&p, b, loc);
 	if (err)
-		return err;
+		return err == -EBUSY ? -EAGAIN : err;
 	if (p.page == page || !pages_identical(page, p.page)) {
 		ksm_peer_close(&p);
 		return -ENOENT;
@@ -545,7 +546,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	err = ksm_lock_for_merge(b, i);
 	if (err) {
 		ksm_peer_close(&p);
-		return err;
+		return -EBUSY;
 	}
 	page = b->found[i].page;
 	err = ksm_peer_lock(&p);
@@ -555,6 +556,8 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 		else
 			err = -ENOENT;
 		folio_unlock(page_folio(p.page));
+	} else if (err != -ENOENT) {
+		err = -EAGAIN;
 	}
 	folio_unlock(page_folio(page));
 	ksm_peer_close(&p);
@@ -582,6 +585,9 @@ static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash)
 		if (err == -ENOENT) {
 			ksm_utable_remove(&ksm_unstable, key, loc);
 			pos = KSM_UTABLE_START;
+		} else if (err != -EAGAIN) {
+			/* Our page cannot merge now (or was replaced): stop. */
+			return false;
 		}
 	}
 	return false;

@@ -9,6 +9,7 @@
  * that the next time it asks for the folio (ksm_stable_folio()) and
  * forgets the node; a periodic sweep catches the nodes nobody asks for.
  */
+#include <linux/memory.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/pagemap.h>
@@ -451,6 +452,46 @@ bool ksm_stable_forget_all(void)
 	return ksm_stable_empty();
 }
 
+#ifdef CONFIG_MEMORY_HOTREMOVE
+/*
+ * Offlining migrated every live KSM folio out of the range, so a node
+ * whose pfn is still inside it is stale; its struct page is about to go
+ * away, so it is dropped without looking at the folio.
+ */
+static void ksm_stable_drop_range(unsigned long start_pfn, unsigned long end_pfn)
+{
+	int nid;
+
+	for (nid = 0; nid < nr_node_ids; nid++) {
+		struct rb_node *n = rb_first(&ksm_stable_roots[nid]);
+
+		while (n) {
+			struct ksm_stable *stable = rb_entry(n, struct ksm_stable, node);
+
+			n = rb_next(n);
+			if (stable->kpfn < start_pfn || stable->kpfn >= end_pfn)
+				continue;
+			ksm_stable_drop_members(stable);
+			ksm_stable_erase(stable);
+			ksm_stable_free(stable);
+		}
+	}
+}
+
+static int ksm_stable_memory_event(struct notifier_block *nb, unsigned long action,
+				   void *arg)
+{
+	struct memory_notify *mn = arg;
+
+	if (action == MEM_OFFLINE) {
+		mutex_lock(&ksm_mutex);
+		ksm_stable_drop_range(mn->start_pfn, mn->start_pfn + mn->nr_pages);
+		mutex_unlock(&ksm_mutex);
+	}
+	return NOTIFY_OK;
+}
+#endif
+
 /**
  * ksm_stable_init() - set up the caches and the per-node indexes
  *
@@ -467,5 +508,8 @@ int __init ksm_stable_init(void)
 		kfree(ksm_stable_roots);
 		return -ENOMEM;
 	}
+#ifdef CONFIG_MEMORY_HOTREMOVE
+	hotplug_memory_notifier(ksm_stable_memory_event, KSM_CALLBACK_PRI);
+#endif
 	return 0;
 }

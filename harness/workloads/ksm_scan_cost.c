@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ksm_scan_cost - ksmd CPU time per scanned page on memory that never
+ * merges: N MiB of unique random pages under MADV_MERGEABLE, scanned at
+ * full speed.  After two warm-up passes, ksmd's CPU time (from
+ * /proc/<ksmd>/stat) over at least three full passes is divided by the
+ * pages scanned in them.
+ *
+ * usage: ksm_scan_cost [-m MiB] [-s passes]
+ * prints: scan_cost mib=<n> pages=<n> passes=<n> cpu_s=<x> us_per_page=<x>
+ */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KSM "/sys/kernel/mm/ksm/"
+
+static long ksm_read(const char *name)
+{
+	char path[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), KSM "%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static void ksm_write(const char *name, long v)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), KSM "%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fprintf(f, "%ld", v);
+	fclose(f);
+}
+
+static pid_t find_ksmd(void)
+{
+	char path[300], comm[32];
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	pid_t pid = 0;
+	FILE *f;
+
+	while (d && !pid && (de = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n"))
+			pid = atoi(de->d_name);
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return pid;
+}
+
+static double cpu_seconds(pid_t pid)
+{
+	unsigned long ut = 0, st = 0;
+	char path[64], buf[1024], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	if (f)
+		fclose(f);
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+static void wait_scans(long n)
+{
+	long target = ksm_read("full_scans") + n;
+
+	while (ksm_read("full_scans") < target)
+		usleep(20000);
+}
+
+int main(int argc, char **argv)
+{
+	long mib = 256, passes = 3, psize = sysconf(_SC_PAGESIZE), pages, p0, p1;
+	double c0, c1;
+	uint64_t x = 88172645463325252ULL, *w;
+	pid_t ksmd = find_ksmd();
+	char *map;
+	long i;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "m:s:")) != -1) {
+		if (opt == 'm')
+			mib = atol(optarg);
+		else if (opt == 's')
+			passes = atol(optarg);
+	}
+	if (!ksmd)
+		return 4;
+	pages = mib * 1024 * 1024 / psize;
+	map = mmap(NULL, pages * psize, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return 1;
+	madvise(map, pages * psize, MADV_NOHUGEPAGE);
+	for (w = (uint64_t *)map, i = 0; i < pages * psize / 8; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		w[i] = x;
+	}
+	ksm_write("run", 2);
+	ksm_write("sleep_millisecs", 0);
+	ksm_write("pages_to_scan", 20000);
+	madvise(map, pages * psize, MADV_MERGEABLE);
+	ksm_write("run", 1);
+	wait_scans(2);
+	c0 = cpu_seconds(ksmd);
+	p0 = ksm_read("pages_scanned");
+	wait_scans(passes);
+	c1 = cpu_seconds(ksmd);
+	p1 = ksm_read("pages_scanned");
+	ksm_write("run", 2);
+	printf("scan_cost mib=%ld pages=%ld passes=%ld cpu_s=%.2f us_per_page=%.2f\n",
+	       mib, p1 - p0, passes, c1 - c0, (c1 - c0) * 1e6 / (p1 - p0));
+	return 0;
+}

@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ksm_integrity_tests - what KSM must never get wrong, and counts it must
+ * get exactly right:
+ *
+ *  - exact pages_shared/pages_sharing for a known layout;
+ *  - several processes with random and shared page contents, verified
+ *    byte for byte after merging, after writes to merged pages, after
+ *    MADV_UNMERGEABLE and after run=2;
+ *  - a page with an extra reference (vmsplice) is never merged;
+ *  - pages inside one THP, and across THPs, merge;
+ *  - merged pages survive swap-out and swap-in, and migration to another
+ *    NUMA node, with their content intact;
+ *  - processes exiting and unmapping while ksmd scans leave no tracking
+ *    state behind.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../kselftest.h"
+
+#include <linux/mempolicy.h>
+
+#define KSM_DIR "/sys/kernel/mm/ksm/"
+
+static size_t psize;
+
+static long ksm_get(const char *name)
+{
+	char path[256], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+static int ksm_put(const char *name, long val)
+{
+	char path[256], buf[32];
+	int fd, len, ret;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	len = snprintf(buf, sizeof(buf), "%ld", val);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, buf, len) == len ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+/* Stop KSM, unmerge everything, then run it at full speed. */
+static void ksm_fresh_start_sharing(long max_sharing)
+{
+	ksm_put("run", 2);
+	ksm_put("use_zero_pages", 0);
+	ksm_put("merge_across_nodes", 1);
+	ksm_put("max_page_sharing", max_sharing);
+	ksm_put("smart_scan", 1);
+	ksm_put("sleep_millisecs", 0);
+	ksm_put("pages_to_scan", 10000);
+	ksm_put("run", 1);
+}
+
+static void ksm_fresh_start(void)
+{
+	ksm_fresh_start_sharing(256);
+}
+
+static void ksm_stop(void)
+{
+	ksm_put("run", 2);
+	ksm_put("sleep_millisecs", 20);
+	ksm_put("pages_to_scan", 100);
+	ksm_put("max_page_sharing", 256);
+	ksm_put("run", 0);
+}
+
+/* Wait until @n more full scans completed; false on timeout. */
+static bool ksm_wait_scans(int n)
+{
+	long target = ksm_get("full_scans") + n;
+	time_t deadline = time(NULL) + 120;
+
+	while (ksm_get("full_scans") < target) {
+		if (time(NULL) > deadline)
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+/* Page content is a pure function of a 64-bit tag. */
+static void fill(char *p, uint64_t tag)
+{
+	uint64_t *w = (uint64_t *)p;
+	size_t i;
+
+	for (i = 0; i < psize / 8; i++)
+		w[i] = mix(tag * 4099 + i);
+}
+
+static bool check(const char *p, uint64_t tag)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	size_t i;
+
+	for (i = 0; i < psize / 8; i++)
+		if (w[i] != mix(tag * 4099 + i))
+			return false;
+	return true;
+}
+
+static char *map_pages(size_t n)
+{
+	char *p = mmap(NULL, n * psize, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	return p;
+}
+
+static uint64_t pfn_of(void *addr)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), (uintptr_t)addr / psize * sizeof(ent)) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	if (!(ent & (1ULL << 63)))
+		return 0;
+	return ent & ((1ULL << 55) - 1);
+}
+
+static long proc_stat_field(const char *key)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/self/ksm_stat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ')
+			v = strtol(line + strlen(key) + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* 4 contents x 16 pages each: 4 KSM pages, 60 extra mappings. */
+static void test_exact_counts(void)
+{
+	const size_t n = 64;
+	char *map = map_pages(n);
+	bool ok;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fill(map + i * psize, 1000 + i % 4);
+	madvise(map, n * psize, MADV_NOHUGEPAGE);
+	ksm_fresh_start();
+	ok = !madvise(map, n * psize, MADV_MERGEABLE) && ksm_wait_scans(3);
+	if (ok && (ksm_get("pages_shared") != 4 || ksm_get("pages_sharing") != 60 ||
+		   proc_stat_field("ksm_merging_pages") != 64)) {
+		ksft_print_msg("shared %ld sharing %ld merging %ld, want 4 60 64\n",
+			       ksm_get("pages_shared"), ksm_get("pages_sharing"),
+			       proc_stat_field("ksm_merging_pages"));
+		ok = false;
+	}
+	for (i = 0; ok && i < n; i++)
+		ok = check(map + i * psize, 1000 + i % 4) &&
+		     pfn_of(map + i * psize) == pfn_of(map + (i % 4) * psize);
+	ksft_test_result(ok, "exact pages_shared/pages_sharing for a known layout\n");
+	munmap(map, n * psize);
+	ksm_stop();
+}
+
+/*
+ * Worker of the multi-process test.  Page i of worker w holds tag
+ * shared_tag(i) if i is even (the same in every worker) or a tag of its
+ * own if odd.  The worker obeys one-letter commands from the parent and
+ * answers 'y' (all pages verified) or 'n'.
+ */
+#define NR_WORKERS	4
+#define WORKER_PAGES	512
+
+static uint64_t worker_tag(int w, size_t i, int generation)
+{
+	if (i % 2 == 0 && !generation)
+		return 7 + i / 2 % 50;	/* 50 distinct shared contents */
+	return (uint64_t)(w + 1) << 32 | i << 8 | generation;
+}
+
+static void worker(int w, int cmd_fd, int ans_fd)
+{
+	char *map = map_pages(WORKER_PAGES);
+	int *gen = calloc(WORKER_PAGES, sizeof(*gen));
+	char cmd, ans;
+	size_t i;
+
+	srand(w + 1);
+	madvise(map, WORKER_PAGES * psize, MADV_NOHUGEPAGE);
+	for (i = 0; i < WORKER_PAGES; i++)
+		fill(map + i * psize, worker_tag(w, i, 0));
+	madvise(map, WORKER_PAGES * psize, MADV_MERGEABLE);
+	ans = 'r';
+	if (write(ans_fd, &ans, 1) != 1)
+		exit(1);
+	while (read(cmd_fd, &cmd, 1) == 1 && cmd != 'x') {
+		ans = 'y';
+		for (i = 0; i < WORKER_PAGES; i++)
+			if (!check(map + i * psize, worker_tag(w, i, gen[i])))
+				ans = 'n';
+		if (cmd == 'w') {
+			/* Rewrite a random quarter of the pages, merged or not. */
+			for (i = 0; i < WORKER_PAGES; i++) {
+				if (rand() % 4)
+					continue;
+				gen[i]++;
+				fill(map + i * psize, worker_tag(w, i, gen[i]));
+			}
+		} else if (cmd == 'u') {
+			if (madvise(map, WORKER_PAGES / 2 * psize, MADV_UNMERGEABLE))
+				ans = 'n';
+		}
+		if (write(ans_fd, &ans, 1) != 1)
+			break;
+	}
+	exit(0);
+}
+
+static bool command_all(int *cmd, int *ans, char c)
+{
+	bool ok = true;
+	char a;
+	int w;
+
+	for (w = 0; w < NR_WORKERS; w++)
+		if (write(cmd[w], &c, 1) != 1)
+			ok = false;
+	for (w = 0; w < NR_WORKERS; w++)
+		if (read(ans[w], &a, 1) != 1 || a != 'y')
+			ok = false;
+	return ok;
+}
+
+static void test_multi_process(void)
+{
+	int cmd[NR_WORKERS], ans[NR_WORKERS], w;
+	bool merged, after_merge, after_write, after_unmerge, after_run2;
+	long want;
+
+	ksm_fresh_start();
+	for (w = 0; w < NR_WORKERS; w++) {
+		int c[2], a[2];
+
+		if (pipe(c) || pipe(a))
+			ksft_exit_fail_msg("pipe\n");
+		if (!fork()) {
+			close(c[1]);
+			close(a[0]);
+			worker(w, c[0], a[1]);
+		}
+		close(c[0]);
+		close(a[1]);
+		cmd[w] = c[1];
+		ans[w] = a[0];
+	}
+	for (w = 0; w < NR_WORKERS; w++) {
+		char r;
+
+		if (read(ans[w], &r, 1) != 1 || r != 'r')
+			ksft_exit_fail_msg("worker %d did not start\n", w);
+	}
+	/* 256 even pages per worker, 50 contents: all but 50 are saved. */
+	want = NR_WORKERS * WORKER_PAGES / 2 - 50;
+	merged = ksm_wait_scans(4) && ksm_get("pages_sharing") == want &&
+		 ksm_get("pages_shared") == 50;
+	if (!merged)
+		ksft_print_msg("pages_shared %ld pages_sharing %ld, want 50 %ld\n",
+			       ksm_get("pages_shared"), ksm_get("pages_sharing"), want);
+	after_merge = command_all(cmd, ans, 'v');
+	after_write = command_all(cmd, ans, 'w') && ksm_wait_scans(3) &&
+		      command_all(cmd, ans, 'v');
+	after_unmerge = command_all(cmd, ans, 'u') && command_all(cmd, ans, 'v');
+	after_run2 = !ksm_put("run", 2) && ksm_get("pages_shared") == 0 &&
+		     ksm_get("pages_sharing") == 0 && command_all(cmd, ans, 'v');
+	for (w = 0; w < NR_WORKERS; w++) {
+		if (write(cmd[w], "x", 1) != 1)
+			ksft_print_msg("worker %d gone\n", w);
+		close(cmd[w]);
+		close(ans[w]);
+	}
+	while (wait(NULL) > 0)
+		;
+	ksft_test_result(merged, "multi-process: exact counts after merging\n");
+	ksft_test_result(after_merge, "multi-process: contents intact after merging\n");
+	ksft_test_result(after_write, "multi-process: writes to merged pages stay private\n");
+	ksft_test_result(after_unmerge, "multi-process: contents intact after MADV_UNMERGEABLE\n");
+	ksft_test_result(after_run2, "multi-process: contents intact after run=2\n");
+	ksm_stop();
+}
+
+/* A page with an extra reference (vmsplice into a pipe) must not merge. */
+static void test_pinned(void)
+{
+	const size_t n = 3;
+	char *map = map_pages(n);
+	struct iovec iov;
+	int p[2];
+	bool ok;
+	size_t i;
+
+	madvise(map, n * psize, MADV_NOHUGEPAGE);
+	for (i = 0; i < n; i++)
+		fill(map + i * psize, 77);
+	if (pipe(p))
+		ksft_exit_fail_msg("pipe\n");
+	iov.iov_base = map;
+	iov.iov_len = psize;
+	if (vmsplice(p[1], &iov, 1, 0) != (ssize_t)psize) {
+		ksft_test_result_skip("pinned page is never merged (vmsplice failed)\n");
+		munmap(map, n * psize);
+		return;
+	}
+	ksm_fresh_start();
+	ok = !madvise(map, n * psize, MADV_MERGEABLE) && ksm_wait_scans(4);
+	if (ok && (pfn_of(map + psize) != pfn_of(map + 2 * psize) ||
+		   pfn_of(map) == pfn_of(map + psize))) {
+		ksft_print_msg("pfns %llx %llx %llx: want the last two equal, the first apart\n",
+			       (unsigned long long)pfn_of(map),
+			       (unsigned long long)pfn_of(map + psize),
+			       (unsigned long long)pfn_of(map + 2 * psize));
+		ok = false;
+	}
+	for (i = 0; i < n; i++)
+		ok = ok && check(map + i * psize, 77);
+	ksft_test_result(ok, "pinned page is never merged\n");
+	close(p[0]);
+	close(p[1]);
+	munmap(map, n * psize);
+	ksm_stop();
+}
+
+/* Pages inside one THP, and pages of two THPs, merge. */
+static void test_large_folios(void)
+{
+	const size_t thp = 2UL << 20, n = thp / psize;
+	char *raw = mmap(NULL, 3 * thp, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *a, *b;
+	bool ok;
+	size_t i;
+
+	if (raw == MAP_FAILED)
+		ksft_exit_fail_msg("mmap\n");
+	a = (char *)(((uintptr_t)raw + thp - 1) & ~(thp - 1));
+	b = a + thp;
+	madvise(a, 2 * thp, MADV_HUGEPAGE);
+	/* THP a: all pages one content; THP b: the same content as a's odd tags. */
+	for (i = 0; i < n; i++) {
+		fill(a + i * psize, 500);
+		fill(b + i * psize, i % 2 ? 500 : 600 + i);
+	}
+	/* 768 mappings of one content: keep them on one KSM page. */
+	ksm_fresh_start_sharing(1024);
+	ok = !madvise(a, 2 * thp, MADV_MERGEABLE) && ksm_wait_scans(4);
+	for (i = 0; ok && i < n; i++) {
+		ok = check(a + i * psize, 500) && check(b + i * psize, i % 2 ? 500 : 600 + i);
+		ok = ok && pfn_of(a + i * psize) == pfn_of(a);
+		if (i % 2)
+			ok = ok && pfn_of(b + i * psize) == pfn_of(a);
+	}
+	if (!ok)
+		ksft_print_msg("pages_shared %ld pages_sharing %ld\n",
+			       ksm_get("pages_shared"), ksm_get("pages_sharing"));
+	ksft_test_result(ok, "pages inside one THP and across THPs merge\n");
+	munmap(raw, 3 * thp);
+	ksm_stop();
+}
+
+/* Merged pages survive migration and swap-out/in with their content. */
+static void test_migrate_and_swap(void)
+{
+	const size_t n = 32;
+	char *map = map_pages(n);
+	int node = 1, status, i;
+	bool merged, migrated = true, swapped = true;
+	void *page;
+
+	madvise(map, n * psize, MADV_NOHUGEPAGE);
+	for (i = 0; i < (int)n; i++)
+		fill(map + i * psize, 900 + i % 2);
+	ksm_fresh_start();
+	merged = !madvise(map, n * psize, MADV_MERGEABLE) && ksm_wait_scans(3) &&
+		 ksm_get("pages_sharing") == (long)n - 2;
+	ksm_put("run", 0);	/* keep the pages merged while they move */
+
+	if (access("/sys/devices/system/node/node1", F_OK)) {
+		ksft_test_result_skip("migration needs two NUMA nodes\n");
+	} else {
+		/* The KSM pages move with all their mappings. */
+		for (i = 0; i < 2; i++) {
+			page = map + i * psize;
+			status = -1;
+			if (syscall(__NR_move_pages, 0, 1, &page, &node, &status,
+				    MPOL_MF_MOVE_ALL) || status != node) {
+				ksft_print_msg("move_pages: %s, status %d\n",
+					       strerror(errno), status);
+				migrated = false;
+			}
+		}
+		for (i = 0; i < (int)n; i++)
+			migrated = migrated && merged && check(map + i * psize, 900 + i % 2) &&
+				   pfn_of(map + i * psize) == pfn_of(map + (i % 2) * psize);
+		ksft_test_result(migrated,
+				 "merged pages stay merged and intact across migration\n");
+	}
+
+	madvise(map, n * psize, MADV_PAGEOUT);
+	for (i = 0; i < (int)n; i++)
+		swapped = swapped && merged && check(map + i * psize, 900 + i % 2);
+	ksft_test_result(swapped, "merged pages keep their content across swap\n");
+	munmap(map, n * psize);
+	ksm_stop();
+}
+
+/* Children exit or unmap while ksmd scans at full speed. */
+static void test_exit_race(void)
+{
+	time_t end = time(NULL) + 5;
+	char *keep = map_pages(16);
+	int rounds = 0;
+	bool ok;
+
+	/* A registered area of our own keeps ksmd scanning afterwards. */
+	for (int i = 0; i < 16; i++)
+		fill(keep + i * psize, 3000 + i);
+	madvise(keep, 16 * psize, MADV_MERGEABLE);
+	ksm_fresh_start();
+	while (time(NULL) < end) {
+		pid_t pid = fork();
+
+		if (!pid) {
+			const size_t n = 256;
+			char *map = map_pages(n);
+			size_t i;
+
+			for (i = 0; i < n; i++)
+				fill(map + i * psize, i % 8);
+			madvise(map, n * psize, MADV_MERGEABLE);
+			usleep(rand() % 20000);
+			if (getpid() % 2)
+				munmap(map, n * psize);
+			_exit(0);
+		}
+		rounds++;
+		if (rounds % 8 == 0)
+			while (wait(NULL) > 0)
+				;
+	}
+	while (wait(NULL) > 0)
+		;
+	/*
+	 * Two passes after everyone left, all that is tracked is our own
+	 * area of 16 distinct pages: nothing shared, no profit but for the
+	 * metadata of those 16 pages.
+	 */
+	ok = ksm_wait_scans(2) && ksm_get("pages_shared") == 0 &&
+	     ksm_get("pages_sharing") == 0 && ksm_get("general_profit") <= 0 &&
+	     ksm_get("pages_volatile") + ksm_get("pages_unshared") <= 16;
+	if (!ok)
+		ksft_print_msg("shared %ld sharing %ld profit %ld after %d rounds\n",
+			       ksm_get("pages_shared"), ksm_get("pages_sharing"),
+			       ksm_get("general_profit"), rounds);
+	ksft_test_result(ok, "exit and munmap racing ksmd leave nothing behind\n");
+	munmap(keep, 16 * psize);
+	ksm_stop();
+}
+
+int main(void)
+{
+	ksft_print_header();
+	if (access(KSM_DIR "run", F_OK))
+		ksft_exit_skip("KSM is not available\n");
+	if (geteuid())
+		ksft_exit_skip("must run as root\n");
+	psize = getpagesize();
+	ksft_set_plan(11);
+
+	test_exact_counts();
+	test_multi_process();
+	test_pinned();
+	test_large_folios();
+	test_migrate_and_swap();
+	test_exit_race();
+	ksft_finished();
+}
