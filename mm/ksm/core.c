@@ -132,6 +132,16 @@ struct ksm_slot *ksm_cursor_restart(unsigned long **pos)
 	return ksm_cursor;
 }
 
+static void __ksm_cursor_advance(void)
+{
+	lockdep_assert_held(&ksm_slots_lock);
+	if (ksm_cursor && !list_is_last(&ksm_cursor->link, &ksm_ring))
+		ksm_cursor = list_next_entry(ksm_cursor, link);
+	else
+		ksm_cursor = NULL;
+	ksm_cursor_addr = 0;
+}
+
 /**
  * ksm_cursor_advance() - move ksmd to the next slot
  *
@@ -140,23 +150,58 @@ struct ksm_slot *ksm_cursor_restart(unsigned long **pos)
 struct ksm_slot *ksm_cursor_advance(void)
 {
 	spin_lock(&ksm_slots_lock);
-	if (ksm_cursor && !list_is_last(&ksm_cursor->link, &ksm_ring))
-		ksm_cursor = list_next_entry(ksm_cursor, link);
-	else
-		ksm_cursor = NULL;
+	__ksm_cursor_advance();
 	spin_unlock(&ksm_slots_lock);
-	ksm_cursor_addr = 0;
 	return ksm_cursor;
+}
+
+/**
+ * ksm_slot_retire() - unregister a live mm that has nothing mergeable
+ * @slot: the slot at the cursor, without tracking entries
+ *
+ * The cursor moves on first.  The mm leaves KSM as if it never joined
+ * (merge-any stays set, so its next VMA registers it again); holding
+ * its mmap_lock keeps MADV_MERGEABLE from racing with the change.  The
+ * caller frees the slot with ksm_slot_release() after unlocking.
+ *
+ * Context: ksm_mutex and the mm's mmap_lock held.
+ * Return: true if the pass ended with it.
+ */
+bool ksm_slot_retire(struct ksm_slot *slot)
+{
+	bool last;
+
+	lockdep_assert_held(&ksm_mutex);
+	mmap_assert_locked(slot->mm);
+	spin_lock(&ksm_slots_lock);
+	if (ksm_cursor == slot)
+		__ksm_cursor_advance();
+	last = !ksm_cursor;
+	list_del(&slot->link);
+	hash_del(&slot->hash);
+	xa_erase(&ksm_slot_ids, slot->id);
+	spin_unlock(&ksm_slots_lock);
+	clear_bit(MMF_VM_MERGEABLE, &slot->mm->flags);
+	return last;
+}
+
+/**
+ * ksm_slot_release() - free a slot taken out of the ring
+ * @slot: the slot
+ */
+void ksm_slot_release(struct ksm_slot *slot)
+{
+	struct mm_struct *mm = slot->mm;
+
+	kmem_cache_free(ksm_slot_cache, slot);
+	mmdrop(mm);
 }
 
 static void ksm_slot_free(struct ksm_slot *slot)
 {
-	struct mm_struct *mm = slot->mm;
-
-	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
-	clear_bit(MMF_VM_MERGEABLE, &mm->flags);
-	kmem_cache_free(ksm_slot_cache, slot);
-	mmdrop(mm);
+	clear_bit(MMF_VM_MERGE_ANY, &slot->mm->flags);
+	clear_bit(MMF_VM_MERGEABLE, &slot->mm->flags);
+	ksm_slot_release(slot);
 }
 
 /**

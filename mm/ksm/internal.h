@@ -326,6 +326,8 @@ struct mm_struct *ksm_slot_get_mm(unsigned int id, struct ksm_slot **slotp);
 struct ksm_slot *ksm_cursor_slot(unsigned long **pos);
 struct ksm_slot *ksm_cursor_restart(unsigned long **pos);
 struct ksm_slot *ksm_cursor_advance(void);
+bool ksm_slot_retire(struct ksm_slot *slot);
+void ksm_slot_release(struct ksm_slot *slot);
 void ksm_slot_reap(struct ksm_slot *slot);
 typedef int (*ksm_mm_fn_t)(struct mm_struct *mm);
 int ksm_walk_mms(ksm_mm_fn_t fn);

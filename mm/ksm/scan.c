@@ -685,21 +685,36 @@ static void ksm_scan_found(struct ksm_batch *b)
 	}
 }
 
+static bool ksm_mm_mergeable(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+
+	VMA_ITERATOR(vmi, mm, 0);
+	for_each_vma(vmi, vma)
+		if (vma->vm_flags & VM_MERGEABLE)
+			return true;
+	return false;
+}
+
 /*
  * Scan up to @budget pages of @slot from *@pos, one PTE table at a time
- * under mmap_lock.  Returns the budget used (at least 1) and sets *@done
- * when the end of the address space was reached.
+ * under mmap_lock.  Returns the budget used (at least 1).  *@end tells
+ * whether the end of the address space was reached: KSM_SLOT_DONE, or
+ * KSM_SLOT_RETIRED_* when the mm had nothing mergeable left and its slot
+ * was taken out of the ring (see ksm_slot_retire()).
  */
+enum ksm_slot_end { KSM_SLOT_MORE, KSM_SLOT_DONE, KSM_SLOT_RETIRED, KSM_SLOT_RETIRED_LAST };
+
 static unsigned int ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
-				  unsigned int budget, bool *done)
+				  unsigned int budget, enum ksm_slot_end *end)
 {
 	struct ksm_batch *b = &ksm_batch;
 	struct mm_struct *mm = slot->mm;
 	struct vm_area_struct *vma;
 	unsigned int used = 0;
 
-	*done = false;
-	while (used < budget && !*done) {
+	*end = KSM_SLOT_MORE;
+	while (used < budget && *end == KSM_SLOT_MORE) {
 		unsigned long start = *pos;
 
 		mmap_read_lock(mm);
@@ -708,8 +723,11 @@ static unsigned int ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 			vma = find_vma(mm, vma->vm_end);
 		if (!vma) {
 			ksm_drop_gaps(slot, start, TASK_SIZE, NULL);
+			*end = KSM_SLOT_DONE;
+			if (xa_empty(&slot->items) && !ksm_mm_mergeable(mm))
+				*end = ksm_slot_retire(slot) ? KSM_SLOT_RETIRED_LAST :
+							       KSM_SLOT_RETIRED;
 			mmap_read_unlock(mm);
-			*done = true;
 			break;
 		}
 		b->slot = slot;
@@ -777,10 +795,10 @@ void ksm_scan_batch(unsigned int budget)
 {
 	lockdep_assert_held(&ksm_mutex);
 	while (budget) {
+		enum ksm_slot_end end;
 		struct ksm_slot *slot;
 		unsigned long *pos;
 		unsigned int used;
-		bool done;
 
 		slot = ksm_cursor_slot(&pos);
 		if (!slot) {
@@ -793,21 +811,19 @@ void ksm_scan_batch(unsigned int budget)
 			bool last = !ksm_cursor_advance();
 
 			ksm_slot_reap(slot);
-			if (last) {
+			if (last)
 				ksm_pass_end();
-				return;
-			}
 			budget--;
 			continue;
 		}
-		used = ksm_scan_slot(slot, pos, budget, &done);
+		used = ksm_scan_slot(slot, pos, budget, &end);
 		mmput_async(slot->mm);
 		budget -= min(used, budget);
-		/* A batch ends with the pass: never more than one pass per batch. */
-		if (done && !ksm_cursor_advance()) {
+		if (end == KSM_SLOT_RETIRED || end == KSM_SLOT_RETIRED_LAST)
+			ksm_slot_release(slot);
+		if (end == KSM_SLOT_RETIRED_LAST ||
+		    (end == KSM_SLOT_DONE && !ksm_cursor_advance()))
 			ksm_pass_end();
-			return;
-		}
 		cond_resched();
 	}
 }
