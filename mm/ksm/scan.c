@@ -629,8 +629,8 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	void *entry;
 
 	entry = xa_load(&b->slot->items, vpn);
-	ksm_stats.pages_scanned++;
 	if (folio_test_ksm(page_folio(f->page))) {
+		ksm_stats.pages_scanned++;
 		ksm_scan_ksm_page(b, i, entry);
 		return;
 	}
@@ -649,6 +649,8 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 		return;
 	}
 
+	/* Pages smart scan passes over are not counted as scanned. */
+	ksm_stats.pages_scanned++;
 	hash = ksm_hash_page(f->page);
 	unchanged = (v & KSM_V_HASHED) && (v & KSM_HASH_MASK) == hash;
 	age = ksm_v_age(v) + 1;

@@ -10,6 +10,7 @@
  * reduction, so the capacity can be any number and the table stays
  * close to its target load of 80%.
  */
+#include <linux/hash.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 
@@ -23,9 +24,14 @@ static unsigned long ksm_utable_size_for(unsigned long n)
 	return max(KSM_UTABLE_MIN, n + n / 4 + 1);
 }
 
+/*
+ * Keys carry fewer than 64 significant bits (48 of content hash, perhaps
+ * a node number above), so they are mixed before their top 32 bits pick
+ * the home slot.
+ */
 static unsigned long ksm_utable_home(const struct ksm_utable *t, u64 hash)
 {
-	return ((hash >> 32) * (u64)t->capacity) >> 32;
+	return ((hash * GOLDEN_RATIO_64) >> 32) * (u64)t->capacity >> 32;
 }
 
 static unsigned long ksm_utable_step(const struct ksm_utable *t, unsigned long i)

@@ -115,6 +115,32 @@ static void utable_wraparound(struct kunit *test)
 	ksm_utable_destroy(&t);
 }
 
+/*
+ * Keys are 48-bit content hashes: their placement must still spread, so
+ * that a lookup probes a few slots, not a cluster.
+ */
+static void utable_short_probes(struct kunit *test)
+{
+	const unsigned long n = 20000;
+	struct ksm_utable t = {};
+	unsigned long i, run = 0, longest = 0;
+
+	KUNIT_ASSERT_EQ(test, ksm_utable_reset(&t, n), 0);
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_TRUE(test, ksm_utable_insert(&t, get_random_u64() & GENMASK_ULL(47, 0),
+							  ksm_loc(1, i)));
+	for (i = 0; i < t.capacity; i++) {
+		run = t.entries[i].loc ? run + 1 : 0;
+		longest = max(longest, run);
+	}
+	/*
+	 * At 80% load the longest cluster of well-spread keys is a few
+	 * hundred slots; keys that do not spread form one cluster of all.
+	 */
+	KUNIT_EXPECT_LT(test, longest, 1000UL);
+	ksm_utable_destroy(&t);
+}
+
 static void utable_reset_sizes(struct kunit *test)
 {
 	struct ksm_utable t = {};
@@ -149,6 +175,7 @@ static struct kunit_case ksm_utable_cases[] = {
 	KUNIT_CASE(utable_insert_find_remove),
 	KUNIT_CASE(utable_duplicates),
 	KUNIT_CASE(utable_wraparound),
+	KUNIT_CASE(utable_short_probes),
 	KUNIT_CASE(utable_reset_sizes),
 	KUNIT_CASE(utable_loc_encoding),
 	{}
