@@ -652,7 +652,12 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	/* Pages smart scan passes over are not counted as scanned. */
 	ksm_stats.pages_scanned++;
 	hash = ksm_hash_page(f->page);
-	unchanged = (v & KSM_V_HASHED) && (v & KSM_HASH_MASK) == hash;
+	/*
+	 * Only a page whose content changed between two visits is held
+	 * back as volatile: a page seen for the first time is a candidate
+	 * at once, so a duplicate merges in the pass that first sees it.
+	 */
+	unchanged = !(v & KSM_V_HASHED) || (v & KSM_HASH_MASK) == hash;
 	age = ksm_v_age(v) + 1;
 	/* The index entry exists from now on: merging only replaces it. */
 	ksm_set_value(b->slot, vpn, ksm_v_make(hash, true, age,
