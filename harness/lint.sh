@@ -3,6 +3,8 @@
 #   checkpatch --strict   every C file and header we own (kernel and selftests)
 #   kernel-doc -none -Wall   our kernel C files and headers
 #   W=1                   our objects, recompiled with W=1 in the "ours" build
+#   clean room            upstream mm/ksm.c is not linked into ours and our
+#                         objects define none of its internal functions
 # SPDX-License-Identifier: GPL-2.0
 . "$(dirname "$0")/lib.sh"
 
@@ -54,4 +56,24 @@ if [ -f "$obj/.config" ]; then
 	report W=1 "$log" warnings
 else
 	echo "FAIL lint/W=1 the ours kernel is not configured; build it first"
+fi
+
+# Clean room: upstream mm/ksm.c is not linked into ours, and no function
+# of our engine carries the name of one of its internal functions.
+log=$out/upstream-symbols.log
+obj=$(objdir_of ours)
+if [ -f "$obj/vmlinux" ]; then
+	api=$(grep -ohE '\b(__)?[a-z_]*ksm[a-z_]*\(' "$up/include/linux/ksm.h" | tr -d '(' | sort -u)
+	grep -oE '^[a-z_][^=;]*\b[a-z_0-9]+\(' "$up/mm/ksm.c" | grep -oE '[a-z_0-9]+\($' | tr -d '(' |
+		sort -u | grep -vxF -f <(echo "$api") > "$out/upstream-functions.txt" || true
+	{
+		ar t "$obj/mm/built-in.a" 2>/dev/null | grep -E '(^|/)mm/ksm\.o$' |
+			sed 's/^/linked: /' || true
+		nm "$obj"/mm/ksm/*.o 2>/dev/null | awk '{ print $NF }' |
+			sed 's/\.[a-z]*\.[0-9]*$//' | sort -u |
+			grep -xF -f "$out/upstream-functions.txt" | sed 's/^/defined: /' || true
+	} > "$log"
+	report clean-room "$log" "traces of upstream mm/ksm.c"
+else
+	echo "FAIL lint/clean-room the ours kernel is not built"
 fi
