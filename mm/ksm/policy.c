@@ -10,28 +10,27 @@
 
 #include "internal.h"
 
-/* A page must fail this many passes in a row before it is ever skipped. */
-#define KSM_SKIP_MIN_AGE	3
-#define KSM_SKIP_MAX_PASSES	8
+/*
+ * Skip budgets by age (visits so far): the first three visits are never
+ * skipped, then the budget grows 1, 2, 2, 4, 4, 4 and stays at 8.  These
+ * steps are the ones 6.12 uses, so pages_skipped means the same thing.
+ */
+static const u8 ksm_skip_budget[] = { 0, 0, 0, 1, 2, 2, 4, 4, 4, 8 };
 
 /**
  * ksm_skip_passes() - how many passes to skip a page that does not merge
- * @age: passes in a row that scanned the page without merging it
+ * @age: visits the page had so far without merging, skipped ones included
  *
- * Young pages are never skipped.  From %KSM_SKIP_MIN_AGE on the budget
- * doubles every two passes of age, 1, 1, 2, 2, 4, 4, ..., and is capped
- * at %KSM_SKIP_MAX_PASSES, so a page that never merges costs one visit
- * every nine passes at most while a page that starts to match again is
- * found within a bounded delay.
+ * Called when a page is examined and has no skips left: the page is
+ * then passed over in that many of the coming passes.  A page that never
+ * merges thus costs one visit in nine passes at most, while one that
+ * starts to match again is found within a bounded delay.
  *
  * Return: number of coming passes in which the page is not examined.
  */
 unsigned int ksm_skip_passes(unsigned int age)
 {
-	if (age < KSM_SKIP_MIN_AGE)
-		return 0;
-	age = min_t(unsigned int, age, KSM_AGE_MAX);
-	return min(1U << ((age - KSM_SKIP_MIN_AGE) / 2), KSM_SKIP_MAX_PASSES);
+	return ksm_skip_budget[min_t(unsigned int, age, ARRAY_SIZE(ksm_skip_budget) - 1)];
 }
 
 /* New samples weigh 1/4 in the smoothed ratio. */

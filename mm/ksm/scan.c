@@ -642,8 +642,9 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	}
 	if (entry)
 		v = xa_to_value(entry);
+	age = min_t(u64, ksm_v_age(v) + 1, KSM_AGE_MAX);
 	if (smart && ksm_v_skip(v)) {
-		ksm_set_value(b->slot, vpn, ksm_v_make(v, v & KSM_V_HASHED, ksm_v_age(v),
+		ksm_set_value(b->slot, vpn, ksm_v_make(v, v & KSM_V_HASHED, age,
 						       ksm_v_skip(v) - 1), true);
 		ksm_stats.pages_skipped++;
 		return;
@@ -658,10 +659,10 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	 * at once, so a duplicate merges in the pass that first sees it.
 	 */
 	unchanged = !(v & KSM_V_HASHED) || (v & KSM_HASH_MASK) == hash;
-	age = ksm_v_age(v) + 1;
 	/* The index entry exists from now on: merging only replaces it. */
 	ksm_set_value(b->slot, vpn, ksm_v_make(hash, true, age,
-					       smart ? ksm_skip_passes(age) : 0), entry);
+					       smart ? ksm_skip_passes(ksm_v_age(v)) : 0),
+		      entry);
 
 	if (ksm_try_zero(b, i, hash) || ksm_try_stable(b, i, hash))
 		return;

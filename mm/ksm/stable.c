@@ -15,6 +15,7 @@
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 #include <linux/slab.h>
+#include <trace/events/ksm.h>
 
 #include "internal.h"
 
@@ -373,6 +374,7 @@ void ksm_stable_forget(struct ksm_stable *stable)
 		}
 		ksm_folio_set_stable(folio, NULL);
 	}
+	trace_ksm_remove_ksm_page(stable->kpfn);
 	ksm_stable_drop_members(stable);
 	ksm_stable_erase(stable);
 	if (!IS_ERR(folio)) {

@@ -9,7 +9,7 @@
 static void policy_skip_budget(struct kunit *test)
 {
 	static const unsigned int want[] = {
-		0, 0, 0, 1, 1, 2, 2, 4, 4, 8, 8, 8, 8, 8, 8, 8,
+		0, 0, 0, 1, 2, 2, 4, 4, 4, 8, 8, 8, 8, 8, 8, 8,
 	};
 	unsigned int age;
 

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests of the page content hash (mm/ksm/scan.c).
+ */
+#include <kunit/test.h>
+#include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+
+#include "../internal.h"
+
+static struct page *hash_test_page(struct kunit *test, u8 fill)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	memset(page_address(page), fill, PAGE_SIZE);
+	return page;
+}
+
+/* Equal content, equal hash; the hash uses the 48 bits the indexes keep. */
+static void hash_equal_content(struct kunit *test)
+{
+	struct page *a = hash_test_page(test, 0x5a), *b = hash_test_page(test, 0x5a);
+
+	KUNIT_EXPECT_EQ(test, ksm_hash_page(a), ksm_hash_page(b));
+	KUNIT_EXPECT_EQ(test, ksm_hash_page(a) & ~KSM_HASH_MASK, 0ULL);
+	__free_page(a);
+	__free_page(b);
+}
+
+/* One flipped bit anywhere in the page changes the hash. */
+static void hash_every_byte_counts(struct kunit *test)
+{
+	struct page *page = hash_test_page(test, 0);
+	u8 *data = page_address(page);
+	u64 base = ksm_hash_page(page);
+	unsigned int off;
+
+	for (off = 0; off < PAGE_SIZE; off += 61) {
+		data[off] ^= 1;
+		KUNIT_EXPECT_NE_MSG(test, ksm_hash_page(page), base, "offset %u", off);
+		data[off] ^= 1;
+	}
+	data[PAGE_SIZE - 1] ^= 0x80;
+	KUNIT_EXPECT_NE(test, ksm_hash_page(page), base);
+	__free_page(page);
+}
+
+static void hash_zero_page(struct kunit *test)
+{
+	struct page *page = hash_test_page(test, 0);
+
+	KUNIT_EXPECT_EQ(test, ksm_hash_page(page), ksm_zero_hash);
+	KUNIT_EXPECT_EQ(test, ksm_hash_page(ZERO_PAGE(0)), ksm_zero_hash);
+	__free_page(page);
+}
+
+static struct kunit_case ksm_hash_cases[] = {
+	KUNIT_CASE(hash_equal_content),
+	KUNIT_CASE(hash_every_byte_counts),
+	KUNIT_CASE(hash_zero_page),
+	{}
+};
+
+static struct kunit_suite ksm_hash_suite = {
+	.name = "ksm_hash", /* kunit suite */
+	.test_cases = ksm_hash_cases,
+};
+
+kunit_test_suite(ksm_hash_suite);
+
+MODULE_DESCRIPTION("KUnit tests of the KSM page content hash");
+MODULE_LICENSE("GPL");
