@@ -619,6 +619,17 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 	folio_unlock(folio);
 }
 
+/* Look for a partner by content hash, or become a candidate. */
+static void ksm_match(struct ksm_batch *b, unsigned int i, u64 hash)
+{
+	struct ksm_found *f = &b->found[i];
+
+	if (ksm_try_stable(b, i, hash) || ksm_try_unstable(b, i, hash))
+		return;
+	ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page),
+			  ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT));
+}
+
 static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 {
 	struct ksm_found *f = &b->found[i];
@@ -644,9 +655,17 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 		v = xa_to_value(entry);
 	age = min_t(u64, ksm_v_age(v) + 1, KSM_AGE_MAX);
 	if (smart && ksm_v_skip(v)) {
+		/*
+		 * Smart scan saves the hashing, not the matching: with the
+		 * hash of its last visit the page stays a candidate, so a new
+		 * duplicate still finds it (a match is confirmed byte for
+		 * byte, as always).
+		 */
 		ksm_set_value(b->slot, vpn, ksm_v_make(v, v & KSM_V_HASHED, age,
 						       ksm_v_skip(v) - 1), true);
 		ksm_stats.pages_skipped++;
+		if (v & KSM_V_HASHED)
+			ksm_match(b, i, v & KSM_HASH_MASK);
 		return;
 	}
 
@@ -664,14 +683,12 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 					       smart ? ksm_skip_passes(ksm_v_age(v)) : 0),
 		      entry);
 
-	if (ksm_try_zero(b, i, hash) || ksm_try_stable(b, i, hash))
+	if (ksm_try_zero(b, i, hash))
 		return;
-	if (!unchanged)
-		return;
-	if (ksm_try_unstable(b, i, hash))
-		return;
-	ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page),
-			  ksm_loc(b->slot->id, vpn));
+	if (unchanged)
+		ksm_match(b, i, hash);
+	else
+		ksm_try_stable(b, i, hash);
 }
 
 /* Examine the batch's pages, dropping each reference when done. */
