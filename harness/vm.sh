@@ -22,7 +22,7 @@ append+=" kunit.enable=1 hung_task_timeout_secs=60 transparent_hugepage=madvise"
 [ "$flavour" = debug ] && append+=" panic_on_warn=1 kmemleak=on"
 [ "${SHELL_AFTER:-0}" = 1 ] && append+=" harness.shell=1"
 
-accel=(-accel tcg,thread=multi -cpu max)
+accel=(-accel tcg,thread=multi -cpu "${VM_CPU_MODEL:-max}")
 [ "${KVM:-0}" = 1 ] && accel=(-enable-kvm -cpu host)
 
 qemu=(qemu-system-x86_64 "${accel[@]}" -m "${VM_MEM:-2G}" -smp "${VM_CPUS:-2}"

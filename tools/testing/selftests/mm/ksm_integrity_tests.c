@@ -501,12 +501,16 @@ static void test_exit_race(void)
 	 * area of 16 distinct pages: nothing shared, no profit but for the
 	 * metadata of those 16 pages.
 	 */
-	ok = ksm_wait_scans(2) && ksm_get("pages_shared") == 0 &&
+	ok = ksm_wait_scans(2);
+	/* Stop ksmd (the write waits for its batch) to read one snapshot. */
+	ksm_put("run", 0);
+	ok = ok && ksm_get("pages_shared") == 0 &&
 	     ksm_get("pages_sharing") == 0 && ksm_get("general_profit") <= 0 &&
 	     ksm_get("pages_volatile") + ksm_get("pages_unshared") <= 16;
 	if (!ok)
-		ksft_print_msg("shared %ld sharing %ld profit %ld after %d rounds\n",
+		ksft_print_msg("shared %ld sharing %ld unshared %ld volatile %ld profit %ld (%d)\n",
 			       ksm_get("pages_shared"), ksm_get("pages_sharing"),
+			       ksm_get("pages_unshared"), ksm_get("pages_volatile"),
 			       ksm_get("general_profit"), rounds);
 	ksft_test_result(ok, "exit and munmap racing ksmd leave nothing behind\n");
 	munmap(keep, 16 * psize);
