@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests of the stable index (mm/ksm/stable.c): ordering by hash,
+ * oldest-first order among equal hashes, and the chain counters that
+ * stable_node_chains and stable_node_dups show.
+ *
+ * The tests use the live index with nodes that have no folio; ksm_mutex
+ * is held throughout, so ksmd never sees them.  They run at boot, before
+ * anything is merged.
+ */
+#include <kunit/test.h>
+#include <linux/mutex.h>
+
+#include "../internal.h"
+
+static struct ksm_stable *stable_add(struct kunit *test, u64 hash)
+{
+	struct ksm_stable *s = ksm_stable_alloc(hash);
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	ksm_stable_insert(s, 0);
+	return s;
+}
+
+static void stable_drop(struct ksm_stable *s)
+{
+	ksm_stable_erase(s);
+	ksm_stable_free(s);
+}
+
+static void stable_order_and_chains(struct kunit *test)
+{
+	unsigned long chains = ksm_stats.chains, dups = ksm_stats.dups;
+	struct ksm_stable *a, *b, *c, *x, *y;
+
+	mutex_lock(&ksm_mutex);
+	a = stable_add(test, 5);
+	x = stable_add(test, 3);
+	b = stable_add(test, 5);
+	y = stable_add(test, 9);
+	c = stable_add(test, 5);
+
+	/* Equal hashes: oldest first, then none. */
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_first(5, 0), a);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_next(a), b);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_next(b), c);
+	KUNIT_EXPECT_NULL(test, ksm_stable_next(c));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_first(3, 0), x);
+	KUNIT_EXPECT_NULL(test, ksm_stable_next(x));
+	KUNIT_EXPECT_NULL(test, ksm_stable_first(4, 0));
+	KUNIT_EXPECT_FALSE(test, ksm_stable_empty());
+
+	/* One hash with three folios: one chain of three dups. */
+	KUNIT_EXPECT_EQ(test, ksm_stats.chains, chains + 1);
+	KUNIT_EXPECT_EQ(test, ksm_stats.dups, dups + 3);
+	stable_drop(b);
+	KUNIT_EXPECT_EQ(test, ksm_stats.dups, dups + 2);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_next(a), c);
+	stable_drop(a);
+	KUNIT_EXPECT_EQ(test, ksm_stats.chains, chains);
+	KUNIT_EXPECT_EQ(test, ksm_stats.dups, dups);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_first(5, 0), c);
+
+	stable_drop(c);
+	stable_drop(x);
+	stable_drop(y);
+	KUNIT_EXPECT_NULL(test, ksm_stable_first(5, 0));
+	mutex_unlock(&ksm_mutex);
+}
+
+/* The key is the 48-bit hash: higher bits never separate two nodes. */
+static void stable_hash_width(struct kunit *test)
+{
+	struct ksm_stable *s;
+
+	mutex_lock(&ksm_mutex);
+	s = stable_add(test, BIT_ULL(60) | 42);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_first(42, 0), s);
+	stable_drop(s);
+	mutex_unlock(&ksm_mutex);
+}
+
+static struct kunit_case ksm_stable_cases[] = {
+	KUNIT_CASE(stable_order_and_chains),
+	KUNIT_CASE(stable_hash_width),
+	{}
+};
+
+static struct kunit_suite ksm_stable_suite = {
+	.name = "ksm_stable", /* kunit suite */
+	.test_cases = ksm_stable_cases,
+};
+
+kunit_test_suite(ksm_stable_suite);
+
+MODULE_DESCRIPTION("KUnit tests of the KSM stable index");
+MODULE_LICENSE("GPL");
