@@ -453,6 +453,13 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash)
 				ksm_stable_forget(s);
 			continue;
 		}
+		if (!READ_ONCE(ksm_knobs.merge_across_nodes) && folio_nid(kfolio) != s->nid) {
+			/* Migrated to another node: file it there. */
+			ksm_stable_erase(s);
+			ksm_stable_insert(s, folio_nid(kfolio));
+			folio_put(kfolio);
+			continue;
+		}
 		kpage = folio_page(kfolio, 0);
 		if (s->nr_members >= limit || !pages_identical(f->page, kpage)) {
 			folio_put(kfolio);
