@@ -330,6 +330,7 @@ static int ksm_lock_for_merge(struct ksm_batch *b, unsigned int i)
  * @vma: its VMA
  * @addr: its address
  * @page: the page, referenced, or NULL
+ * @unlocked: the page's folio was unlocked early (see ksm_merge_pair())
  */
 struct ksm_peer {
 	struct ksm_slot *slot;
@@ -338,6 +339,7 @@ struct ksm_peer {
 	struct vm_area_struct *vma;
 	unsigned long addr;
 	struct page *page;
+	bool unlocked;
 };
 
 static void ksm_peer_put_page(struct ksm_peer *p)
@@ -356,12 +358,17 @@ static void ksm_peer_close(struct ksm_peer *p)
 	}
 }
 
-/* Find the page at @loc.  -ENOENT: the entry is stale; -EBUSY: try later. */
+/*
+ * Find the page at @loc, and drop a stale membership of its address (no
+ * folio lock is held yet).  -ENOENT: the entry is stale; -EBUSY: try later.
+ */
 static int ksm_peer_open(struct ksm_peer *p, struct ksm_batch *b, u64 loc)
 {
 	struct vm_area_struct *vma;
+	void *entry;
 
 	p->page = NULL;
+	p->unlocked = false;
 	p->addr = ksm_loc_vpn(loc) << PAGE_SHIFT;
 	p->mm = ksm_slot_get_mm(ksm_loc_slot(loc), &p->slot);
 	if (!p->mm)
@@ -383,6 +390,13 @@ static int ksm_peer_open(struct ksm_peer *p, struct ksm_batch *b, u64 loc)
 	if (!p->page || folio_test_ksm(page_folio(p->page))) {
 		ksm_peer_close(p);
 		return -ENOENT;
+	}
+	entry = xa_load(&p->slot->items, p->addr >> PAGE_SHIFT);
+	if (entry && !xa_is_value(entry) &&
+	    !ksm_drop_entry(p->slot, p->addr >> PAGE_SHIFT)) {
+		/* A stale membership whose folio is busy: try later. */
+		ksm_peer_close(p);
+		return -EBUSY;
 	}
 	return 0;
 }
@@ -447,7 +461,8 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash)
 		int err;
 
 		next = ksm_stable_next(s);
-		kfolio = ksm_stable_folio(s, false);
+		/* Locked: migration cannot move it while it gains a member. */
+		kfolio = ksm_stable_folio(s, true);
 		if (IS_ERR(kfolio)) {
 			if (PTR_ERR(kfolio) == -ENOENT)
 				ksm_stable_forget(s);
@@ -457,11 +472,13 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash)
 			/* Migrated to another node: file it there. */
 			ksm_stable_erase(s);
 			ksm_stable_insert(s, folio_nid(kfolio));
+			folio_unlock(kfolio);
 			folio_put(kfolio);
 			continue;
 		}
 		kpage = folio_page(kfolio, 0);
 		if (s->nr_members >= limit || !pages_identical(f->page, kpage)) {
+			folio_unlock(kfolio);
 			folio_put(kfolio);
 			continue;
 		}
@@ -471,11 +488,9 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash)
 			folio_unlock(page_folio(f->page));
 		}
 		trace_ksm_merge_with_ksm_page(kfolio, page_to_pfn(f->page), s, b->mm, err);
-		if (!err) {
-			folio_lock(kfolio);
+		if (!err)
 			ksm_add_member(b, i, s);
-			folio_unlock(kfolio);
-		}
+		folio_unlock(kfolio);
 		folio_put(kfolio);
 		return !err;
 	}
@@ -516,6 +531,9 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 	err = ksm_merge_two(b->vma, page, p->vma, p->page, stable);
 	trace_ksm_merge_with_ksm_page(page_folio(page), page_to_pfn(p->page), NULL, p->mm, err);
 	if (err == -ESTALE) {
+		/* The undo faults: never with the partner's folio locked. */
+		folio_unlock(page_folio(p->page));
+		p->unlocked = true;
 		ksm_undo_pair(b, i, stable);
 		return err;
 	}
@@ -562,7 +580,8 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 			err = ksm_merge_pair(b, i, &p, hash);
 		else
 			err = -ENOENT;
-		folio_unlock(page_folio(p.page));
+		if (!p.unlocked)
+			folio_unlock(page_folio(p.page));
 	} else if (err != -ENOENT) {
 		err = -EAGAIN;
 	}

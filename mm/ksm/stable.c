@@ -270,10 +270,11 @@ struct ksm_stable *ksm_stable_next(struct ksm_stable *stable)
  * @vma: the VMA that maps it, with an anon_vma
  * @addr: the address of the mapping
  *
- * The tracking entry of @addr becomes the member.
+ * The tracking entry of @addr, which must not be a member already,
+ * becomes the member.
  *
  * Context: ksm_mutex held, the KSM folio locked.
- * Return: 0 or -ENOMEM.
+ * Return: 0, -ENOMEM, or -EBUSY if @addr already has a member.
  */
 int ksm_member_add(struct ksm_stable *stable, struct ksm_slot *slot,
 		   struct vm_area_struct *vma, unsigned long addr)
@@ -282,6 +283,10 @@ int ksm_member_add(struct ksm_stable *stable, struct ksm_slot *slot,
 	void *old;
 
 	lockdep_assert_held(&ksm_mutex);
+	old = xa_load(&slot->items, addr >> PAGE_SHIFT);
+	/* Members of other folios are dropped by the caller, under their lock. */
+	if (WARN_ON_ONCE(old && !xa_is_value(old)))
+		return -EBUSY;
 	m = kmem_cache_alloc(ksm_member_cache, GFP_KERNEL | __GFP_NOWARN);
 	if (!m)
 		return -ENOMEM;
@@ -298,9 +303,6 @@ int ksm_member_add(struct ksm_stable *stable, struct ksm_slot *slot,
 	if (!old) {
 		ksm_stats.items++;
 		slot->mm->ksm_rmap_items++;
-	} else if (!xa_is_value(old)) {
-		/* A stale membership of the same address: replaced. */
-		ksm_member_del(old);
 	}
 	get_anon_vma(m->anon_vma);
 	hlist_add_head(&m->link, &stable->members);

@@ -123,6 +123,11 @@ int ksm_unmerge_everything(void)
 	set_current_oom_origin();
 	err = ksm_walk_mms(ksm_unmerge_mm);
 	clear_current_oom_origin();
-	ksm_forget_all();
+	/*
+	 * After a partial unmerge the KSM folios left keep their members:
+	 * the reverse map must still find them.
+	 */
+	if (!err)
+		ksm_forget_all();
 	return err;
 }
