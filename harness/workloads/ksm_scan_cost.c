@@ -18,77 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KSM "/sys/kernel/mm/ksm/"
-
-static long ksm_read(const char *name)
-{
-	char path[256];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), KSM "%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
-static void ksm_write(const char *name, long v)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), KSM "%s", name);
-	f = fopen(path, "w");
-	if (!f)
-		return;
-	fprintf(f, "%ld", v);
-	fclose(f);
-}
-
-static pid_t find_ksmd(void)
-{
-	char path[300], comm[32];
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-	pid_t pid = 0;
-	FILE *f;
-
-	while (d && !pid && (de = readdir(d))) {
-		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n"))
-			pid = atoi(de->d_name);
-		fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return pid;
-}
-
-static double cpu_seconds(pid_t pid)
-{
-	unsigned long ut = 0, st = 0;
-	char path[64], buf[1024], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f || !fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	if (f)
-		fclose(f);
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
-}
+#include "ksm_util.h"
 
 static void wait_scans(long n)
 {

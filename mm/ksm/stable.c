@@ -401,12 +401,11 @@ bool ksm_stable_empty(void)
 	return true;
 }
 
-/**
- * ksm_stable_prune() - forget the nodes whose folio is gone
- *
- * Context: ksm_mutex held; may sleep.
+/*
+ * Call @fn for every node of every index; @fn may take its node out of
+ * the index and free it.
  */
-void ksm_stable_prune(void)
+static void ksm_stable_walk(void (*fn)(struct ksm_stable *stable, void *arg), void *arg)
 {
 	int nid;
 
@@ -416,19 +415,37 @@ void ksm_stable_prune(void)
 
 		while (n) {
 			struct ksm_stable *stable = rb_entry(n, struct ksm_stable, node);
-			struct folio *folio;
 
 			n = rb_next(n);
-			folio = ksm_stable_folio(stable, false);
-			if (IS_ERR(folio)) {
-				if (PTR_ERR(folio) == -ENOENT)
-					ksm_stable_forget(stable);
-				continue;
-			}
-			folio_put(folio);
+			fn(stable, arg);
 			cond_resched();
 		}
 	}
+}
+
+static void ksm_stable_prune_one(struct ksm_stable *stable, void *arg)
+{
+	struct folio *folio = ksm_stable_folio(stable, false);
+
+	if (!IS_ERR(folio))
+		folio_put(folio);
+	else if (PTR_ERR(folio) == -ENOENT)
+		ksm_stable_forget(stable);
+}
+
+/**
+ * ksm_stable_prune() - forget the nodes whose folio is gone
+ *
+ * Context: ksm_mutex held; may sleep.
+ */
+void ksm_stable_prune(void)
+{
+	ksm_stable_walk(ksm_stable_prune_one, NULL);
+}
+
+static void ksm_stable_forget_one(struct ksm_stable *stable, void *arg)
+{
+	ksm_stable_forget(stable);
 }
 
 /**
@@ -439,20 +456,7 @@ void ksm_stable_prune(void)
  */
 bool ksm_stable_forget_all(void)
 {
-	int nid;
-
-	lockdep_assert_held(&ksm_mutex);
-	for (nid = 0; nid < nr_node_ids; nid++) {
-		struct rb_node *n = rb_first(&ksm_stable_roots[nid]);
-
-		while (n) {
-			struct ksm_stable *stable = rb_entry(n, struct ksm_stable, node);
-
-			n = rb_next(n);
-			ksm_stable_forget(stable);
-			cond_resched();
-		}
-	}
+	ksm_stable_walk(ksm_stable_forget_one, NULL);
 	return ksm_stable_empty();
 }
 
@@ -462,24 +466,15 @@ bool ksm_stable_forget_all(void)
  * whose pfn is still inside it is stale; its struct page is about to go
  * away, so it is dropped without looking at the folio.
  */
-static void ksm_stable_drop_range(unsigned long start_pfn, unsigned long end_pfn)
+static void ksm_stable_drop_in_range(struct ksm_stable *stable, void *arg)
 {
-	int nid;
+	const unsigned long *range = arg;
 
-	for (nid = 0; nid < nr_node_ids; nid++) {
-		struct rb_node *n = rb_first(&ksm_stable_roots[nid]);
-
-		while (n) {
-			struct ksm_stable *stable = rb_entry(n, struct ksm_stable, node);
-
-			n = rb_next(n);
-			if (stable->kpfn < start_pfn || stable->kpfn >= end_pfn)
-				continue;
-			ksm_stable_drop_members(stable);
-			ksm_stable_erase(stable);
-			ksm_stable_free(stable);
-		}
-	}
+	if (stable->kpfn < range[0] || stable->kpfn >= range[1])
+		return;
+	ksm_stable_drop_members(stable);
+	ksm_stable_erase(stable);
+	ksm_stable_free(stable);
 }
 
 static int ksm_stable_memory_event(struct notifier_block *nb, unsigned long action,
@@ -488,8 +483,10 @@ static int ksm_stable_memory_event(struct notifier_block *nb, unsigned long acti
 	struct memory_notify *mn = arg;
 
 	if (action == MEM_OFFLINE) {
+		unsigned long range[2] = { mn->start_pfn, mn->start_pfn + mn->nr_pages };
+
 		mutex_lock(&ksm_mutex);
-		ksm_stable_drop_range(mn->start_pfn, mn->start_pfn + mn->nr_pages);
+		ksm_stable_walk(ksm_stable_drop_in_range, range);
 		mutex_unlock(&ksm_mutex);
 	}
 	return NOTIFY_OK;
