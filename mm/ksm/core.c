@@ -80,6 +80,19 @@ static struct ksm_slot *ksm_slot_lookup(struct mm_struct *mm)
 	return NULL;
 }
 
+/*
+ * Slots leave the ring only under ksm_mutex, so a mutex holder may keep a
+ * slot pointer across dropping ksm_slots_lock; the lock is needed only
+ * against __ksm_enter() adding slots.
+ */
+static struct ksm_slot *ksm_ring_next(struct ksm_slot *slot)
+{
+	lockdep_assert_held(&ksm_slots_lock);
+	if (!slot)
+		return list_first_entry_or_null(&ksm_ring, struct ksm_slot, link);
+	return list_is_last(&slot->link, &ksm_ring) ? NULL : list_next_entry(slot, link);
+}
+
 /**
  * ksm_slot_get_mm() - the mm of a slot id, with a user reference
  * @id: slot id from an unstable-index location
@@ -197,6 +210,17 @@ void ksm_slot_release(struct ksm_slot *slot)
 	mmdrop(mm);
 }
 
+/* Take @slot out of the ring, the hash and the id map. */
+static void ksm_slot_unlink(struct ksm_slot *slot)
+{
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	list_del(&slot->link);
+	hash_del(&slot->hash);
+	xa_erase(&ksm_slot_ids, slot->id);
+	spin_unlock(&ksm_slots_lock);
+}
+
 static void ksm_slot_free(struct ksm_slot *slot)
 {
 	clear_bit(MMF_VM_MERGE_ANY, &slot->mm->flags);
@@ -218,11 +242,7 @@ void ksm_slot_reap(struct ksm_slot *slot)
 	lockdep_assert_held(&ksm_mutex);
 	if (!ksm_slot_clear(slot))
 		return;
-	spin_lock(&ksm_slots_lock);
-	list_del(&slot->link);
-	hash_del(&slot->hash);
-	xa_erase(&ksm_slot_ids, slot->id);
-	spin_unlock(&ksm_slots_lock);
+	ksm_slot_unlink(slot);
 	ksm_slot_free(slot);
 }
 
@@ -289,39 +309,83 @@ int __ksm_enter(struct mm_struct *mm)
 	return 0;
 }
 
+/*
+ * Exits that found ksm_mutex taken and left their slot in the ring for
+ * ksmd to reap; ksmd wakes up for them even while it is not merging.
+ */
+static atomic_t ksm_exits_pending = ATOMIC_INIT(0);
+
+/* Free the slot of exiting @mm now, if it is off the cursor and has no busy entry. */
+static bool ksm_exit_now(struct mm_struct *mm)
+{
+	struct ksm_slot *slot;
+
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	slot = ksm_slot_lookup(mm);
+	spin_unlock(&ksm_slots_lock);
+	/* Without a slot, ksmd retired it: nothing is left to free. */
+	if (!slot)
+		return true;
+	if (slot == ksm_cursor)
+		return false;
+	if (!ksm_slot_clear(slot))
+		return false;
+	ksm_slot_unlink(slot);
+	ksm_slot_free(slot);
+	return true;
+}
+
 /**
  * __ksm_exit() - an mm registered with KSM is exiting
  * @mm: the mm, whose last user is gone
  *
- * The slot and its tracking entries are freed here, unless ksmd's cursor
- * is on it: then ksmd frees it when it moves on.  ksmd only ever touches
- * an mm's page tables while holding a user reference, so it cannot race
- * with the teardown that follows.
+ * An exiting task never waits for ksmd.  If ksm_mutex is free, the slot
+ * and its tracking entries are freed here; otherwise, or if ksmd's cursor
+ * is on the slot or one of its KSM folios is busy, the slot stays in the
+ * ring and ksmd reaps it.  ksmd only touches an mm's page tables while
+ * holding a user reference, so it cannot race with the teardown that
+ * follows, and a slot without users is never scanned again.
  *
- * Context: may sleep (takes ksm_mutex).
+ * Context: may sleep.
  */
 void __ksm_exit(struct mm_struct *mm)
 {
-	struct ksm_slot *slot;
+	bool done = false;
 
-	mutex_lock(&ksm_mutex);
+	if (mutex_trylock(&ksm_mutex)) {
+		done = ksm_exit_now(mm);
+		mutex_unlock(&ksm_mutex);
+	}
+	if (!done) {
+		atomic_inc(&ksm_exits_pending);
+		wake_up_interruptible(&ksm_wait);
+	}
+	trace_ksm_exit(mm);
+}
+
+/* Reap the slots that exits left behind. */
+static void ksm_reap_exited(void)
+{
+	struct ksm_slot *slot, *next;
+
+	lockdep_assert_held(&ksm_mutex);
+	if (!atomic_xchg(&ksm_exits_pending, 0))
+		return;
 	spin_lock(&ksm_slots_lock);
-	slot = ksm_slot_lookup(mm);
-	if (slot && slot != ksm_cursor) {
-		list_del(&slot->link);
-		hash_del(&slot->hash);
-		xa_erase(&ksm_slot_ids, slot->id);
-	} else {
-		slot = NULL;
+	for (slot = ksm_ring_next(NULL); slot; slot = next) {
+		next = ksm_ring_next(slot);
+		if (atomic_read(&slot->mm->mm_users))
+			continue;
+		spin_unlock(&ksm_slots_lock);
+		if (slot == ksm_cursor)
+			ksm_reap_at_cursor(slot);
+		else
+			ksm_slot_reap(slot);
+		cond_resched();
+		spin_lock(&ksm_slots_lock);
 	}
 	spin_unlock(&ksm_slots_lock);
-	if (slot) {
-		while (!ksm_slot_clear(slot))
-			cond_resched();
-		ksm_slot_free(slot);
-	}
-	mutex_unlock(&ksm_mutex);
-	trace_ksm_exit(mm);
 }
 
 /*
@@ -597,6 +661,7 @@ static int ksm_thread(void *unused)
 
 	while (!kthread_should_stop()) {
 		mutex_lock(&ksm_mutex);
+		ksm_reap_exited();
 		if (ksm_should_scan())
 			ksm_scan_batch(READ_ONCE(ksm_knobs.pages_to_scan));
 		mutex_unlock(&ksm_mutex);
@@ -611,23 +676,11 @@ static int ksm_thread(void *unused)
 						     msecs_to_jiffies(ms));
 		} else {
 			wait_event_freezable(ksm_wait, ksm_should_scan() ||
+					     atomic_read(&ksm_exits_pending) ||
 					     kthread_should_stop());
 		}
 	}
 	return 0;
-}
-
-/*
- * Slots leave the ring only under ksm_mutex, so a mutex holder may keep a
- * slot pointer across dropping ksm_slots_lock; the lock is needed only
- * against __ksm_enter() adding slots.
- */
-static struct ksm_slot *ksm_ring_next(struct ksm_slot *slot)
-{
-	lockdep_assert_held(&ksm_slots_lock);
-	if (!slot)
-		return list_first_entry_or_null(&ksm_ring, struct ksm_slot, link);
-	return list_is_last(&slot->link, &ksm_ring) ? NULL : list_next_entry(slot, link);
 }
 
 /**

@@ -62,6 +62,8 @@
  * member list of a stable node is changed only with its KSM folio locked
  * as well, because rmap_walk_ksm() walks it with only the folio lock.
  * ksm_slots_lock protects the ring of slots and the mm-to-slot hash.
+ * Exit only ever tries ksm_mutex: an exiting task that finds it taken
+ * leaves its slot for ksmd to reap instead of waiting.
  */
 
 /**
@@ -329,6 +331,7 @@ struct ksm_slot *ksm_cursor_advance(void);
 bool ksm_slot_retire(struct ksm_slot *slot);
 void ksm_slot_release(struct ksm_slot *slot);
 void ksm_slot_reap(struct ksm_slot *slot);
+void ksm_reap_at_cursor(struct ksm_slot *slot);
 typedef int (*ksm_mm_fn_t)(struct mm_struct *mm);
 int ksm_walk_mms(ksm_mm_fn_t fn);
 bool ksm_forget_all(void);

@@ -435,7 +435,7 @@ static bool ksm_try_zero(struct ksm_batch *b, unsigned int i, u64 hash)
 		return false;
 	err = ksm_merge_zero(b->vma, f->page);
 	folio_unlock(page_folio(f->page));
-	trace_ksm_merge_one_page(page_to_pfn(f->page), NULL, b->mm, err);
+	trace_ksm_merge_one_page(page_to_pfn(ZERO_PAGE(f->addr)), NULL, b->mm, err);
 	if (err)
 		return false;
 	ksm_drop_entry(b->slot, f->addr >> PAGE_SHIFT);
@@ -837,6 +837,24 @@ unsigned long ksm_unshared(void)
 }
 
 /**
+ * ksm_reap_at_cursor() - free the slot of an exited mm at the cursor
+ * @slot: the slot at the cursor, whose mm has no users left
+ *
+ * The cursor moves on first; if the slot was the last of the ring, the
+ * pass ends with it.
+ *
+ * Context: ksmd, ksm_mutex held.
+ */
+void ksm_reap_at_cursor(struct ksm_slot *slot)
+{
+	bool last = !ksm_cursor_advance();
+
+	ksm_slot_reap(slot);
+	if (last)
+		ksm_pass_end();
+}
+
+/**
  * ksm_scan_batch() - examine up to @budget pages, resuming at the cursor
  * @budget: pages_to_scan
  *
@@ -859,11 +877,7 @@ void ksm_scan_batch(unsigned int budget)
 			ksm_pass_start();
 		}
 		if (!mmget_not_zero(slot->mm)) {
-			bool last = !ksm_cursor_advance();
-
-			ksm_slot_reap(slot);
-			if (last)
-				ksm_pass_end();
+			ksm_reap_at_cursor(slot);
 			budget--;
 			continue;
 		}

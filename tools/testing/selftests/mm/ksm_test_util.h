@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers of the KSM engine selftests: sysfs access, a known KSM state to
+ * start from, page contents that are a pure function of a tag, and the
+ * physical frame behind an address.
+ */
+#ifndef KSM_TEST_UTIL_H
+#define KSM_TEST_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../kselftest.h"
+
+#define KSM_DIR "/sys/kernel/mm/ksm/"
+
+/* The page size, set by main() before any helper runs. */
+static size_t psize;
+
+static inline long ksm_get(const char *name)
+{
+	char path[256], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+static inline int ksm_put(const char *name, long val)
+{
+	char path[256], buf[32];
+	int fd, len, ret;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	len = snprintf(buf, sizeof(buf), "%ld", val);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, buf, len) == len ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+/* Stop KSM, unmerge everything, then run it at full speed. */
+static inline void ksm_fresh_start_sharing(long max_sharing)
+{
+	ksm_put("run", 2);
+	ksm_put("use_zero_pages", 0);
+	ksm_put("merge_across_nodes", 1);
+	ksm_put("max_page_sharing", max_sharing);
+	ksm_put("smart_scan", 1);
+	ksm_put("sleep_millisecs", 0);
+	ksm_put("pages_to_scan", 10000);
+	ksm_put("run", 1);
+}
+
+static inline void ksm_fresh_start(void)
+{
+	ksm_fresh_start_sharing(256);
+}
+
+static inline void ksm_stop(void)
+{
+	ksm_put("run", 2);
+	ksm_put("sleep_millisecs", 20);
+	ksm_put("pages_to_scan", 100);
+	ksm_put("max_page_sharing", 256);
+	ksm_put("run", 0);
+}
+
+/* Wait until @n more full scans completed; false on timeout. */
+static inline bool ksm_wait_scans(int n)
+{
+	long target = ksm_get("full_scans") + n;
+	time_t deadline = time(NULL) + 120;
+
+	while (ksm_get("full_scans") < target) {
+		if (time(NULL) > deadline)
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+static inline uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+/* Page content is a pure function of a 64-bit tag. */
+static inline void fill(char *p, uint64_t tag)
+{
+	uint64_t *w = (uint64_t *)p;
+	size_t i;
+
+	for (i = 0; i < psize / 8; i++)
+		w[i] = mix(tag * 4099 + i);
+}
+
+static inline bool check(const char *p, uint64_t tag)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	size_t i;
+
+	for (i = 0; i < psize / 8; i++)
+		if (w[i] != mix(tag * 4099 + i))
+			return false;
+	return true;
+}
+
+static inline char *map_pages(size_t n)
+{
+	char *p = mmap(NULL, n * psize, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	return p;
+}
+
+static inline uint64_t pfn_of(void *addr)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), (uintptr_t)addr / psize * sizeof(ent)) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	if (!(ent & (1ULL << 63)))
+		return 0;
+	return ent & ((1ULL << 55) - 1);
+}
+
+static inline long proc_stat_field(const char *key)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/self/ksm_stat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ')
+			v = strtol(line + strlen(key) + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+#endif /* KSM_TEST_UTIL_H */
