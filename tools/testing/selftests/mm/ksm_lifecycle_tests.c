@@ -329,6 +329,10 @@ static void trace_scan(const char *const *events, bool *seen, int nr)
 		fclose(f);
 }
 
+/*
+ * The trace buffer is read after each phase: at sleep_millisecs=0 the
+ * scan events of a long wait could otherwise overwrite the early ones.
+ */
 static void test_tracepoints(void)
 {
 	static const char *const events[] = {
@@ -347,12 +351,16 @@ static void test_tracepoints(void)
 		ksft_test_result_skip("KSM tracepoints (no tracefs)\n");
 		return;
 	}
+	trace_put("buffer_size_kb", "4096");
 	trace_put("trace", "");
 	trace_put("tracing_on", "1");
 	ksm_fresh_start();
+	ksm_put("sleep_millisecs", 10);
 	pid = merged_child(64, &fd);
 	close(fd);
 	waitpid(pid, NULL, 0);
+	trace_scan(events, seen, ARRAY_SIZE(events));
+	trace_put("trace", "");
 	/* ksm_merge_one_page reports merges with the zero page. */
 	zeros = map_pages(8);
 	memset(zeros, 1, 8 * psize);
@@ -360,6 +368,8 @@ static void test_tracepoints(void)
 	ksm_put("use_zero_pages", 1);
 	madvise(zeros, 8 * psize, MADV_MERGEABLE);
 	ksm_wait_scans(2);
+	trace_scan(events, seen, ARRAY_SIZE(events));
+	trace_put("trace", "");
 	ksm_put("run", 2);
 	ksm_put("use_zero_pages", 0);
 	munmap(zeros, 8 * psize);
