@@ -123,29 +123,32 @@ struct ksm_member {
 
 /*
  * Tracking entries that are values: the content hash, a flag telling it
- * is valid, and the smart-scan age and skip budget.
+ * is valid, and for smart scan the number of times the page was examined
+ * (its age) and the pass at which it is due again (see ksm_due_pass()).
+ * A page passed over is not written to: skipping costs only the read.
  */
 #define KSM_HASH_MASK		GENMASK_ULL(47, 0)
 #define KSM_V_HASHED		BIT_ULL(48)
 #define KSM_V_AGE_SHIFT		49
-#define KSM_V_SKIP_SHIFT	53
-#define KSM_V_FIELD_MASK	0xfULL
+#define KSM_V_AGE_MASK		0xfULL
+#define KSM_V_DUE_SHIFT		53
+#define KSM_V_DUE_MASK		0x1ffULL
 
 static inline u64 ksm_v_age(u64 v)
 {
-	return (v >> KSM_V_AGE_SHIFT) & KSM_V_FIELD_MASK;
+	return (v >> KSM_V_AGE_SHIFT) & KSM_V_AGE_MASK;
 }
 
-static inline u64 ksm_v_skip(u64 v)
+static inline unsigned int ksm_v_due(u64 v)
 {
-	return (v >> KSM_V_SKIP_SHIFT) & KSM_V_FIELD_MASK;
+	return (v >> KSM_V_DUE_SHIFT) & KSM_V_DUE_MASK;
 }
 
-static inline u64 ksm_v_make(u64 hash, bool hashed, u64 age, u64 skip)
+static inline u64 ksm_v_make(u64 hash, bool hashed, u64 age, unsigned int due)
 {
 	return (hash & KSM_HASH_MASK) | (hashed ? KSM_V_HASHED : 0) |
-	       min_t(u64, age, KSM_V_FIELD_MASK) << KSM_V_AGE_SHIFT |
-	       min_t(u64, skip, KSM_V_FIELD_MASK) << KSM_V_SKIP_SHIFT;
+	       min_t(u64, age, KSM_V_AGE_MASK) << KSM_V_AGE_SHIFT |
+	       (u64)(due & KSM_V_DUE_MASK) << KSM_V_DUE_SHIFT;
 }
 
 /**
@@ -208,6 +211,8 @@ static inline unsigned long ksm_loc_vpn(u64 loc)
 /* Smart scan: see policy.c. */
 #define KSM_AGE_MAX		15
 unsigned int ksm_skip_passes(unsigned int age);
+unsigned int ksm_due_pass(unsigned long pass, unsigned int skip);
+bool ksm_skip_now(unsigned int due, unsigned long pass);
 
 /**
  * struct ksm_advisor_sample - what the scan-time advisor learns per pass

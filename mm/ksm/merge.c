@@ -162,8 +162,9 @@ static void ksm_become_ksm(struct folio *folio, struct ksm_stable *stable)
  * partner's mapping is switched to it.
  *
  * Context: mmap_lock of both mms held.
- * Return: 0; -EAGAIN if the partner cannot be merged now (pinned,
- * changed, different content); -EBUSY if @page cannot be merged now;
+ * Return: 0; -ENOENT if the contents differ; -EAGAIN if the partner
+ * cannot be merged now (pinned, changed); -EBUSY if @page cannot be
+ * merged now;
  * -ESTALE if @page became a KSM folio but the partner's mapping changed
  * under us, which leaves the caller a KSM folio without members to undo.
  */
@@ -182,7 +183,7 @@ int ksm_merge_two(struct vm_area_struct *vma, struct page *page,
 	flush_dcache_page(page);
 	flush_dcache_page(ppage);
 	if (!pages_identical(page, ppage))
-		return -EAGAIN;
+		return -ENOENT;
 	ksm_become_ksm(page_folio(page), stable);
 	if (ksm_replace_pte(pvma, paddr, ppage, page, porig))
 		return -ESTALE;
@@ -199,8 +200,8 @@ int ksm_merge_two(struct vm_area_struct *vma, struct page *page,
  * byte: only identical content is ever merged.
  *
  * Context: mmap_lock of @vma's mm held.
- * Return: 0; -EAGAIN if the content differs or the PTE changed; another
- * negative error if the page cannot be merged now.
+ * Return: 0; -ENOENT if the contents differ; -EAGAIN if the PTE changed;
+ * another negative error if the page cannot be merged now.
  */
 int ksm_merge_page(struct vm_area_struct *vma, struct page *page,
 		   struct page *kpage)
@@ -219,7 +220,7 @@ int ksm_merge_page(struct vm_area_struct *vma, struct page *page,
 		return err;
 	flush_dcache_page(page);
 	if (!pages_identical(page, kpage))
-		return -EAGAIN;
+		return -ENOENT;
 	err = ksm_replace_pte(vma, addr, page, kpage, orig);
 	if (!err && !is_zero_pfn(page_to_pfn(kpage)))
 		folio_mark_accessed(page_folio(kpage));

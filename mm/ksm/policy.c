@@ -11,26 +11,69 @@
 #include "internal.h"
 
 /*
- * Skip budgets by age (visits so far): the first three visits are never
- * skipped, then the budget grows 1, 2, 2, 4, 4, 4 and stays at 8.  These
- * steps are the ones 6.12 uses, so pages_skipped means the same thing.
+ * Skip budgets by age (examinations so far): after each of the first
+ * three no pass is skipped, then 1, 2 and 4 passes, then 8 for good.  A
+ * page visited every pass is thus examined in passes 0, 1, 2, 3, 5, 8,
+ * 13, 22, 31, ...: the schedule of 6.12, so pages_skipped means the
+ * same thing.
  */
-static const u8 ksm_skip_budget[] = { 0, 0, 0, 1, 2, 2, 4, 4, 4, 8 };
+static const u8 ksm_skip_budget[] = { 0, 0, 0, 1, 2, 4, 8 };
+
+/*
+ * Due passes are kept modulo 256, far beyond the longest skip, with a
+ * flag bit telling that one is set.
+ */
+#define KSM_PASS_MOD		256U
+#define KSM_DUE_SET		KSM_PASS_MOD
+#define KSM_SKIP_MAX		8U
 
 /**
  * ksm_skip_passes() - how many passes to skip a page that does not merge
- * @age: visits the page had so far without merging, skipped ones included
+ * @age: times the page was examined before, without merging
  *
- * Called when a page is examined and has no skips left: the page is
- * then passed over in that many of the coming passes.  A page that never
- * merges thus costs one visit in nine passes at most, while one that
- * starts to match again is found within a bounded delay.
+ * A page that never merges thus costs one examination in nine passes at
+ * most, while one that starts to match again is found within a bounded
+ * delay.
  *
  * Return: number of coming passes in which the page is not examined.
  */
 unsigned int ksm_skip_passes(unsigned int age)
 {
 	return ksm_skip_budget[min_t(unsigned int, age, ARRAY_SIZE(ksm_skip_budget) - 1)];
+}
+
+/**
+ * ksm_due_pass() - when a page examined now is due again
+ * @pass: number of the current pass (full_scans)
+ * @skip: passes to skip, from ksm_skip_passes()
+ *
+ * Return: the due value to keep in the page's tracking entry: 0 when no
+ * pass is skipped, otherwise the due pass modulo 256 with a flag bit.
+ */
+unsigned int ksm_due_pass(unsigned long pass, unsigned int skip)
+{
+	if (!skip)
+		return 0;
+	return KSM_DUE_SET | ((pass + min(skip, KSM_SKIP_MAX) + 1) % KSM_PASS_MOD);
+}
+
+/**
+ * ksm_skip_now() - is a page to be passed over in this pass?
+ * @due: the value ksm_due_pass() gave at its last examination
+ * @pass: number of the current pass
+ *
+ * A page is skipped while its due pass is 1 to 8 passes ahead.  One that
+ * was not visited for a while (it was swapped out, say) is overdue and
+ * examined at once; only one away for more than 247 passes could look
+ * ahead again, which merely delays it by up to 8 passes.
+ *
+ * Return: true to skip the page.
+ */
+bool ksm_skip_now(unsigned int due, unsigned long pass)
+{
+	unsigned int ahead = (due - pass) % KSM_PASS_MOD;
+
+	return (due & KSM_DUE_SET) && ahead >= 1 && ahead <= KSM_SKIP_MAX;
 }
 
 /* New samples weigh 1/4 in the smoothed ratio. */

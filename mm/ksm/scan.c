@@ -401,16 +401,21 @@ static int ksm_peer_open(struct ksm_peer *p, struct ksm_batch *b, u64 loc)
 	return 0;
 }
 
-/* Lock (and split) the peer's folio; the caller's page must be small already. */
+/*
+ * Lock (and split) the peer's folio; the caller's page must be small
+ * already.  A peer whose reference was given up for the caller's split
+ * is looked up again.
+ */
 static int ksm_peer_lock(struct ksm_peer *p)
 {
 	struct folio *folio;
 	int err;
 
-	ksm_peer_put_page(p);
-	p->page = ksm_lookup_page(p->vma, p->addr);
-	if (!p->page || folio_test_ksm(page_folio(p->page)))
-		return -ENOENT;
+	if (!p->page) {
+		p->page = ksm_lookup_page(p->vma, p->addr);
+		if (!p->page || folio_test_ksm(page_folio(p->page)))
+			return -ENOENT;
+	}
 	folio = page_folio(p->page);
 	if (!folio_trylock(folio))
 		return -EBUSY;
@@ -449,7 +454,24 @@ static void ksm_add_member(struct ksm_batch *b, unsigned int i, struct ksm_stabl
 		pr_warn_ratelimited("ksm: no memory to record a merged page\n");
 }
 
-static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash)
+/*
+ * Must two pages with equal hashes be compared before the merge starts?
+ * The merge itself compares them under write protection, which is the
+ * check that counts.  Comparing first only pays when the hash may be
+ * stale (smart scan reused the one of a former visit) or when a large
+ * folio would otherwise be split for a page that does not match.
+ */
+static bool ksm_precompare(struct page *page, struct page *other, bool fresh)
+{
+	return !fresh || folio_test_large(page_folio(page)) ||
+	       folio_test_large(page_folio(other));
+}
+
+/*
+ * Map batch entry @i to a KSM folio with equal content.  @fresh: @hash
+ * was computed from the page in this visit.
+ */
+static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh)
 {
 	struct ksm_found *f = &b->found[i];
 	int limit = READ_ONCE(ksm_knobs.max_page_sharing);
@@ -461,6 +483,9 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash)
 		int err;
 
 		next = ksm_stable_next(s);
+		/* A full node of a chain is passed over without touching its folio. */
+		if (s->nr_members >= limit)
+			continue;
 		/* Locked: migration cannot move it while it gains a member. */
 		kfolio = ksm_stable_folio(s, true);
 		if (IS_ERR(kfolio)) {
@@ -477,22 +502,23 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash)
 			continue;
 		}
 		kpage = folio_page(kfolio, 0);
-		if (s->nr_members >= limit || !pages_identical(f->page, kpage)) {
-			folio_unlock(kfolio);
-			folio_put(kfolio);
-			continue;
-		}
-		err = ksm_lock_for_merge(b, i);
+		if (ksm_precompare(f->page, kpage, fresh) && !pages_identical(f->page, kpage))
+			err = -ENOENT;
+		else
+			err = ksm_lock_for_merge(b, i);
 		if (!err) {
 			err = ksm_merge_page(b->vma, f->page, kpage);
 			folio_unlock(page_folio(f->page));
 		}
-		trace_ksm_merge_with_ksm_page(kfolio, page_to_pfn(f->page), s, b->mm, err);
+		if (err != -ENOENT)
+			trace_ksm_merge_with_ksm_page(kfolio, page_to_pfn(f->page), s, b->mm, err);
 		if (!err)
 			ksm_add_member(b, i, s);
 		folio_unlock(kfolio);
 		folio_put(kfolio);
-		return !err;
+		/* Another node may hold this content (a hash collision). */
+		if (err != -ENOENT)
+			return !err;
 	}
 	return false;
 }
@@ -553,7 +579,8 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
  * merged; -ENOENT if the candidate entry is stale; -EAGAIN if only this
  * candidate failed; any other error if our page cannot merge now.
  */
-static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 loc)
+static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 loc,
+			     bool fresh)
 {
 	struct page *page = b->found[i].page;
 	struct ksm_peer p;
@@ -562,12 +589,14 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	err = ksm_peer_open(&p, b, loc);
 	if (err)
 		return err == -EBUSY ? -EAGAIN : err;
-	if (p.page == page || !pages_identical(page, p.page)) {
+	if (p.page == page ||
+	    (ksm_precompare(page, p.page, fresh) && !pages_identical(page, p.page))) {
 		ksm_peer_close(&p);
 		return -ENOENT;
 	}
 	/* Our split must not be held up by a reference on the same folio. */
-	ksm_peer_put_page(&p);
+	if (page_folio(p.page) == page_folio(page))
+		ksm_peer_put_page(&p);
 	err = ksm_lock_for_merge(b, i);
 	if (err) {
 		ksm_peer_close(&p);
@@ -590,7 +619,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	return err;
 }
 
-static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash)
+static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh)
 {
 	struct ksm_found *f = &b->found[i];
 	u64 key = ksm_ukey(hash, f->page);
@@ -603,7 +632,7 @@ static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash)
 
 		if (loc == own)
 			continue;
-		err = ksm_try_candidate(b, i, hash, loc);
+		err = ksm_try_candidate(b, i, hash, loc, fresh);
 		if (!err) {
 			ksm_utable_remove(&ksm_unstable, key, loc);
 			return true;
@@ -646,11 +675,11 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 }
 
 /* Look for a partner by content hash, or become a candidate. */
-static void ksm_match(struct ksm_batch *b, unsigned int i, u64 hash)
+static void ksm_match(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh)
 {
 	struct ksm_found *f = &b->found[i];
 
-	if (ksm_try_stable(b, i, hash) || ksm_try_unstable(b, i, hash))
+	if (ksm_try_stable(b, i, hash, fresh) || ksm_try_unstable(b, i, hash, fresh))
 		return;
 	ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page),
 			  ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT));
@@ -661,6 +690,7 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	struct ksm_found *f = &b->found[i];
 	unsigned long vpn = f->addr >> PAGE_SHIFT;
 	bool smart = READ_ONCE(ksm_knobs.smart_scan);
+	unsigned long pass = ksm_stats.full_scans;
 	u64 v = 0, hash, age;
 	bool unchanged;
 	void *entry;
@@ -679,19 +709,16 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	}
 	if (entry)
 		v = xa_to_value(entry);
-	age = min_t(u64, ksm_v_age(v) + 1, KSM_AGE_MAX);
-	if (smart && ksm_v_skip(v)) {
+	if (smart && ksm_skip_now(ksm_v_due(v), pass)) {
 		/*
 		 * Smart scan saves the hashing, not the matching: with the
 		 * hash of its last visit the page stays a candidate, so a new
 		 * duplicate still finds it (a match is confirmed byte for
 		 * byte, as always).
 		 */
-		ksm_set_value(b->slot, vpn, ksm_v_make(v, v & KSM_V_HASHED, age,
-						       ksm_v_skip(v) - 1), true);
 		ksm_stats.pages_skipped++;
 		if (v & KSM_V_HASHED)
-			ksm_match(b, i, v & KSM_HASH_MASK);
+			ksm_match(b, i, v & KSM_HASH_MASK, false);
 		return;
 	}
 
@@ -705,16 +732,18 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	 */
 	unchanged = !(v & KSM_V_HASHED) || (v & KSM_HASH_MASK) == hash;
 	/* The index entry exists from now on: merging only replaces it. */
-	ksm_set_value(b->slot, vpn, ksm_v_make(hash, true, age,
-					       smart ? ksm_skip_passes(ksm_v_age(v)) : 0),
+	age = ksm_v_age(v);
+	ksm_set_value(b->slot, vpn,
+		      ksm_v_make(hash, true, age + 1,
+				 ksm_due_pass(pass, smart ? ksm_skip_passes(age) : 0)),
 		      entry);
 
 	if (ksm_try_zero(b, i, hash))
 		return;
 	if (unchanged)
-		ksm_match(b, i, hash);
+		ksm_match(b, i, hash, true);
 	else
-		ksm_try_stable(b, i, hash);
+		ksm_try_stable(b, i, hash, true);
 }
 
 /* Examine the batch's pages, dropping each reference when done. */

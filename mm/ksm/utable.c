@@ -76,8 +76,9 @@ static int ksm_utable_resize(struct ksm_utable *t, unsigned long capacity)
  * @t: the index
  * @expect: number of entries the coming pass is expected to insert
  *
- * The table is reallocated when its size is far from what @expect needs;
- * otherwise its slots are only cleared.
+ * The table is reallocated when it is smaller than @expect needs or more
+ * than an eighth larger (a pass that grew it by doubling leaves it up to
+ * twice too large); otherwise its slots are only cleared.
  *
  * Context: process context, may sleep.
  * Return: 0, or -ENOMEM if no table could be allocated at all (the index
@@ -87,7 +88,7 @@ int ksm_utable_reset(struct ksm_utable *t, unsigned long expect)
 {
 	unsigned long want = ksm_utable_size_for(expect);
 
-	if (t->entries && t->capacity >= want && t->capacity <= 2 * want) {
+	if (t->entries && t->capacity >= want && t->capacity <= want + want / 8) {
 		memset(t->entries, 0, t->capacity * sizeof(*t->entries));
 		t->used = 0;
 		return 0;

@@ -9,13 +9,64 @@
 static void policy_skip_budget(struct kunit *test)
 {
 	static const unsigned int want[] = {
-		0, 0, 0, 1, 2, 2, 4, 4, 4, 8, 8, 8, 8, 8, 8, 8,
+		0, 0, 0, 1, 2, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
 	};
 	unsigned int age;
 
 	for (age = 0; age <= KSM_AGE_MAX; age++)
 		KUNIT_EXPECT_EQ_MSG(test, ksm_skip_passes(age), want[age], "age %u", age);
 	KUNIT_EXPECT_EQ(test, ksm_skip_passes(1000), 8U);
+}
+
+/*
+ * A page visited in every pass, never merging, starting at @first: the
+ * passes in which it is examined, relative to @first.
+ */
+static unsigned int examined_passes(unsigned long first, unsigned int *out,
+				    unsigned int max, unsigned int passes)
+{
+	unsigned int age = 0, due = 0, n = 0;
+	unsigned long pass;
+
+	for (pass = first; pass < first + passes; pass++) {
+		if (ksm_skip_now(due, pass))
+			continue;
+		if (n < max)
+			out[n++] = pass - first;
+		due = ksm_due_pass(pass, ksm_skip_passes(age));
+		age = min(age + 1, KSM_AGE_MAX);
+	}
+	return n;
+}
+
+/* 6.12's schedule, wherever the pass counter starts (it wraps at 256). */
+static void policy_skip_schedule(struct kunit *test)
+{
+	static const unsigned int want[] = { 0, 1, 2, 3, 5, 8, 13, 22, 31, 40, 49 };
+	static const unsigned long starts[] = { 0, 7, 250, 1000003 };
+	unsigned int got[ARRAY_SIZE(want)], i, s;
+
+	for (s = 0; s < ARRAY_SIZE(starts); s++) {
+		KUNIT_ASSERT_EQ(test, examined_passes(starts[s], got, ARRAY_SIZE(got), 50),
+				(unsigned int)ARRAY_SIZE(want));
+		for (i = 0; i < ARRAY_SIZE(want); i++)
+			KUNIT_EXPECT_EQ_MSG(test, got[i], want[i], "start %lu, #%u",
+					    starts[s], i);
+	}
+}
+
+/* No skip set, or a page away for a while: examined at once. */
+static void policy_skip_overdue(struct kunit *test)
+{
+	unsigned int due = ksm_due_pass(100, 4);
+	unsigned long pass;
+
+	KUNIT_EXPECT_FALSE(test, ksm_skip_now(0, 5));
+	KUNIT_EXPECT_FALSE(test, ksm_skip_now(ksm_due_pass(5, 0), 6));
+	for (pass = 101; pass <= 104; pass++)
+		KUNIT_EXPECT_TRUE(test, ksm_skip_now(due, pass));
+	for (pass = 105; pass < 100 + 248; pass++)
+		KUNIT_EXPECT_FALSE_MSG(test, ksm_skip_now(due, pass), "pass %lu", pass);
 }
 
 static const struct ksm_advisor_limits defaults = {
@@ -85,6 +136,8 @@ static void policy_advisor_bounds(struct kunit *test)
 
 static struct kunit_case ksm_policy_cases[] = {
 	KUNIT_CASE(policy_skip_budget),
+	KUNIT_CASE(policy_skip_schedule),
+	KUNIT_CASE(policy_skip_overdue),
 	KUNIT_CASE(policy_advisor_scales_with_time),
 	KUNIT_CASE(policy_advisor_smooths),
 	KUNIT_CASE(policy_advisor_cpu_cap),

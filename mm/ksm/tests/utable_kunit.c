@@ -154,6 +154,10 @@ static void utable_reset_sizes(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, ksm_utable_reset(&t, 100000), 0);
 	KUNIT_EXPECT_EQ(test, t.capacity, cap);
 	KUNIT_EXPECT_EQ(test, t.used, 0UL);
+	/* A table grown to twice the need is cut back to it. */
+	KUNIT_ASSERT_EQ(test, ksm_utable_reset(&t, 55000), 0);
+	KUNIT_EXPECT_GE(test, t.capacity, 55000UL * 5 / 4);
+	KUNIT_EXPECT_LE(test, t.capacity, 55000UL * 5 / 4 * 9 / 8);
 	/* Far fewer candidates: shrink. */
 	KUNIT_ASSERT_EQ(test, ksm_utable_reset(&t, 100), 0);
 	KUNIT_EXPECT_LT(test, t.capacity, 1000UL);
