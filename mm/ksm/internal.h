@@ -181,6 +181,7 @@ struct ksm_utable {
 #define KSM_UTABLE_START	(~0UL)
 
 int ksm_utable_reset(struct ksm_utable *t, unsigned long expect);
+bool ksm_utable_full(const struct ksm_utable *t);
 bool ksm_utable_insert(struct ksm_utable *t, u64 hash, u64 loc);
 u64 ksm_utable_next(const struct ksm_utable *t, u64 hash, unsigned long *pos);
 bool ksm_utable_remove(struct ksm_utable *t, u64 hash, u64 loc);

@@ -9,6 +9,13 @@
  * looked up in the stable index, then in the unstable index, and merged
  * when a match is confirmed.  Tracking entries of addresses the walk
  * passed without finding a page are dropped on the way.
+ *
+ * A page that smart scan passes over in this pass, and that no index
+ * entry could match, is settled during the collection already: its old
+ * hash goes into the unstable index and no reference is taken.  As in
+ * 6.12, pages passed over do not count against pages_to_scan; a batch
+ * visits at most KSM_VISITS_PER_PAGE times that many pages, so that it
+ * stays bounded when a whole pass is passed over.
  */
 #include <linux/highmem.h>
 #include <linux/ksm.h>
@@ -30,10 +37,13 @@
  *	given up (the folio had to be split) and the page must be looked
  *	up again
  * @addr: its address
+ * @settled: smart scan passed over it during the collection; @page is
+ *	NULL and there is nothing left to do
  */
 struct ksm_found {
 	struct page *page;
 	unsigned long addr;
+	bool settled;
 };
 
 /**
@@ -42,8 +52,9 @@ struct ksm_found {
  * @mm: the mm, referenced and read-locked while the batch lives
  * @vma: the VMA the pages belong to
  * @end: address after the last one the walk looked at
- * @budget: most pages to collect
- * @nr: pages collected
+ * @budget: most pages to collect for examination
+ * @collected: pages collected for examination
+ * @nr: entries of @found, settled ones included
  * @found: the pages, by address
  */
 struct ksm_batch {
@@ -52,9 +63,13 @@ struct ksm_batch {
 	struct vm_area_struct *vma;
 	unsigned long end;
 	unsigned int budget;
+	unsigned int collected;
 	unsigned int nr;
 	struct ksm_found found[PTRS_PER_PTE];
 };
+
+/* Pages a batch may visit per page of pages_to_scan; see the top. */
+#define KSM_VISITS_PER_PAGE	64
 
 /* ksmd's own state; ksm_mutex. */
 static struct ksm_batch ksm_batch;
@@ -175,10 +190,50 @@ static void ksm_drop_gaps(struct ksm_slot *slot, unsigned long start,
 
 static bool ksm_batch_add(struct ksm_batch *b, struct page *page, unsigned long addr)
 {
+	struct ksm_found *f = &b->found[b->nr++];
+
 	folio_get(page_folio(page));
-	b->found[b->nr].page = page;
+	f->page = page;
+	f->addr = addr;
+	f->settled = false;
+	return ++b->collected == b->budget;
+}
+
+/*
+ * Smart scan passes over @page in this pass: unless an index entry
+ * carries its (old) hash, which a merge attempt must look at with the
+ * page in hand, put it in the unstable index right away.  Nothing here
+ * sleeps: the caller holds the PTE table lock.  Returns true if the page
+ * is settled.
+ */
+static bool ksm_settle_skipped(struct ksm_batch *b, struct page *page, unsigned long addr)
+{
+	unsigned long vpn = addr >> PAGE_SHIFT, pos = KSM_UTABLE_START;
+	u64 own = ksm_loc(b->slot->id, vpn), v, key, loc;
+	void *entry;
+
+	if (!READ_ONCE(ksm_knobs.smart_scan) || folio_test_ksm(page_folio(page)))
+		return false;
+	entry = xa_load(&b->slot->items, vpn);
+	if (!xa_is_value(entry))
+		return false;
+	v = xa_to_value(entry);
+	if (!(v & KSM_V_HASHED) || !ksm_skip_now(ksm_v_due(v), ksm_stats.full_scans))
+		return false;
+	if (ksm_stable_first(v & KSM_HASH_MASK, page_to_nid(page)))
+		return false;
+	key = ksm_ukey(v & KSM_HASH_MASK, page);
+	while ((loc = ksm_utable_next(&ksm_unstable, key, &pos)))
+		if (loc != own)
+			return false;
+	if (ksm_utable_full(&ksm_unstable) || !ksm_utable_insert(&ksm_unstable, key, own))
+		return false;
+	ksm_stats.pages_skipped++;
+	b->found[b->nr].page = NULL;
 	b->found[b->nr].addr = addr;
-	return ++b->nr == b->budget;
+	b->found[b->nr].settled = true;
+	b->nr++;
+	return true;
 }
 
 static bool ksm_mergeable_page(struct page *page)
@@ -248,7 +303,7 @@ static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 		if (!pte_present(pte))
 			continue;
 		page = vm_normal_page(walk->vma, addr, pte);
-		if (!ksm_mergeable_page(page))
+		if (!ksm_mergeable_page(page) || ksm_settle_skipped(b, page, addr))
 			continue;
 		if (ksm_batch_add(b, page, addr)) {
 			b->end = addr + PAGE_SIZE;
@@ -754,6 +809,8 @@ static void ksm_scan_found(struct ksm_batch *b)
 	for (i = 0; i < b->nr; i++) {
 		struct ksm_found *f = &b->found[i];
 
+		if (f->settled)
+			continue;
 		if (!f->page)
 			f->page = ksm_lookup_page(b->vma, f->addr);
 		if (f->page) {
@@ -776,25 +833,47 @@ static bool ksm_mm_mergeable(struct mm_struct *mm)
 	return false;
 }
 
+/**
+ * struct ksm_budget - what is left of a batch
+ * @pages: pages still to examine (pages_to_scan)
+ * @visits: pages still to visit, examined or passed over
+ */
+struct ksm_budget {
+	unsigned int pages;
+	unsigned long visits;
+};
+
+/* Take @pages examined and @visits visited pages off @bg. */
+static void ksm_budget_use(struct ksm_budget *bg, unsigned int pages, unsigned int visits)
+{
+	bg->pages -= min(pages, bg->pages);
+	bg->visits -= min_t(unsigned long, visits, bg->visits);
+}
+
+static bool ksm_budget_left(const struct ksm_budget *bg)
+{
+	return bg->pages && bg->visits;
+}
+
 /*
- * Scan up to @budget pages of @slot from *@pos, one PTE table at a time
- * under mmap_lock.  Returns the budget used (at least 1).  *@end tells
- * whether the end of the address space was reached: KSM_SLOT_DONE, or
- * KSM_SLOT_RETIRED_* when the mm had nothing mergeable left and its slot
- * was taken out of the ring (see ksm_slot_retire()).
+ * Scan @slot from *@pos while @bg lasts, one PTE table at a time under
+ * mmap_lock.  *@end tells whether the end of the address space was
+ * reached: KSM_SLOT_DONE, or KSM_SLOT_RETIRED_* when the mm had nothing
+ * mergeable left and its slot was taken out of the ring (see
+ * ksm_slot_retire()).  Even an mm with nothing to scan costs a page of
+ * the budget, so that a batch always ends.
  */
 enum ksm_slot_end { KSM_SLOT_MORE, KSM_SLOT_DONE, KSM_SLOT_RETIRED, KSM_SLOT_RETIRED_LAST };
 
-static unsigned int ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
-				  unsigned int budget, enum ksm_slot_end *end)
+static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
+			  struct ksm_budget *bg, enum ksm_slot_end *end)
 {
 	struct ksm_batch *b = &ksm_batch;
 	struct mm_struct *mm = slot->mm;
 	struct vm_area_struct *vma;
-	unsigned int used = 0;
 
 	*end = KSM_SLOT_MORE;
-	while (used < budget && *end == KSM_SLOT_MORE) {
+	while (ksm_budget_left(bg) && *end == KSM_SLOT_MORE) {
 		unsigned long start = *pos;
 
 		mmap_read_lock(mm);
@@ -808,13 +887,15 @@ static unsigned int ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 				*end = ksm_slot_retire(slot) ? KSM_SLOT_RETIRED_LAST :
 							       KSM_SLOT_RETIRED;
 			mmap_read_unlock(mm);
+			ksm_budget_use(bg, 1, 1);
 			break;
 		}
 		b->slot = slot;
 		b->mm = mm;
 		b->vma = vma;
 		b->nr = 0;
-		b->budget = min_t(unsigned int, budget - used, PTRS_PER_PTE);
+		b->collected = 0;
+		b->budget = min_t(unsigned int, bg->pages, PTRS_PER_PTE);
 		b->end = vma->vm_end;
 		walk_page_range_vma(vma, max(start, vma->vm_start), vma->vm_end,
 				    &ksm_collect_ops, b);
@@ -822,11 +903,9 @@ static unsigned int ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		*pos = b->end;
 		ksm_scan_found(b);
 		mmap_read_unlock(mm);
-		used += max(b->nr, 1U);
+		ksm_budget_use(bg, b->nr ? b->collected : 1, b->nr);
 		cond_resched();
 	}
-	/* Even an mm with nothing to scan costs ksmd a visit. */
-	return max(used, 1U);
 }
 
 /*
@@ -887,16 +966,23 @@ void ksm_reap_at_cursor(struct ksm_slot *slot)
  * ksm_scan_batch() - examine up to @budget pages, resuming at the cursor
  * @budget: pages_to_scan
  *
+ * Pages that smart scan passes over do not count, but at most
+ * KSM_VISITS_PER_PAGE * @budget pages are visited.
+ *
  * Context: ksmd, ksm_mutex held.
  */
 void ksm_scan_batch(unsigned int budget)
 {
+	struct ksm_budget bg = {
+		.pages = budget,
+		.visits = (unsigned long)budget * KSM_VISITS_PER_PAGE,
+	};
+
 	lockdep_assert_held(&ksm_mutex);
-	while (budget) {
+	while (ksm_budget_left(&bg)) {
 		enum ksm_slot_end end;
 		struct ksm_slot *slot;
 		unsigned long *pos;
-		unsigned int used;
 
 		slot = ksm_cursor_slot(&pos);
 		if (!slot) {
@@ -907,12 +993,11 @@ void ksm_scan_batch(unsigned int budget)
 		}
 		if (!mmget_not_zero(slot->mm)) {
 			ksm_reap_at_cursor(slot);
-			budget--;
+			ksm_budget_use(&bg, 1, 1);
 			continue;
 		}
-		used = ksm_scan_slot(slot, pos, budget, &end);
+		ksm_scan_slot(slot, pos, &bg, &end);
 		mmput_async(slot->mm);
-		budget -= min(used, budget);
 		if (end == KSM_SLOT_RETIRED || end == KSM_SLOT_RETIRED_LAST)
 			ksm_slot_release(slot);
 		if (end == KSM_SLOT_RETIRED_LAST ||

@@ -3,8 +3,9 @@
  * Unmerging: give every mapping of a KSM folio, and every zero page KSM
  * placed, a private copy again.
  *
- * A page-table walk finds the next such mapping in a range; an unsharing
- * fault (FAULT_FLAG_UNSHARE) replaces it.  Unsharing is not a write: it
+ * A page-table walk finds the next such mappings in a range, up to a
+ * batch of them in one hold of the table lock; an unsharing fault
+ * (FAULT_FLAG_UNSHARE) then replaces each.  Unsharing is not a write: it
  * keeps userfaultfd write protection and dirty state as they were.
  */
 #include <linux/ksm.h>
@@ -28,27 +29,37 @@ static bool ksm_pte_merged(struct vm_area_struct *vma, unsigned long addr, pte_t
 	return page && folio_test_ksm(page_folio(page));
 }
 
+#define KSM_UNMERGE_BATCH	32
+
+/**
+ * struct ksm_merged - merged mappings found by one walk
+ * @nr: how many
+ * @addr: their addresses, ascending
+ */
+struct ksm_merged {
+	unsigned int nr;
+	unsigned long addr[KSM_UNMERGE_BATCH];
+};
+
 static int ksm_find_merged_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			       struct mm_walk *walk)
 {
-	unsigned long *found = walk->private;
+	struct ksm_merged *found = walk->private;
 	pte_t *start, *ptep;
 	spinlock_t *ptl;	/* of the PTE table */
-	int ret = 0;
 
 	/* KSM folios are never PMD-mapped. */
 	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
 	if (!start)
 		return 0;
-	for (ptep = start; addr < end; ptep++, addr += PAGE_SIZE) {
-		if (ksm_pte_merged(walk->vma, addr, ptep_get(ptep))) {
-			*found = addr;
-			ret = 1;
-			break;
-		}
+	for (ptep = start; addr < end && found->nr < KSM_UNMERGE_BATCH;
+	     ptep++, addr += PAGE_SIZE) {
+		if (ksm_pte_merged(walk->vma, addr, ptep_get(ptep)))
+			found->addr[found->nr++] = addr;
 	}
 	pte_unmap_unlock(start, ptl);
-	return ret;
+	/* Stop at the end of a table that had some, so they are near. */
+	return found->nr ? 1 : 0;
 }
 
 static const struct mm_walk_ops ksm_find_merged_ops = {
@@ -69,21 +80,28 @@ static const struct mm_walk_ops ksm_find_merged_ops = {
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		      unsigned long end)
 {
+	struct ksm_merged found;
+
 	mmap_assert_locked(vma->vm_mm);
 	while (start < end) {
-		unsigned long addr;
-		vm_fault_t ret;
+		unsigned int i;
 
-		if (signal_pending(current))
-			return -ERESTARTSYS;
-		if (walk_page_range_vma(vma, start, end, &ksm_find_merged_ops, &addr) <= 0)
+		found.nr = 0;
+		if (walk_page_range_vma(vma, start, end, &ksm_find_merged_ops, &found) <= 0)
 			return 0;
-		ret = handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE, NULL);
-		if (ret & VM_FAULT_OOM)
-			return -ENOMEM;
-		/* A poisoned page cannot be copied: leave it, move on. */
-		start = ret & VM_FAULT_ERROR ? addr + PAGE_SIZE : addr;
-		cond_resched();
+		for (i = 0; i < found.nr; i++) {
+			vm_fault_t ret;
+
+			if (signal_pending(current))
+				return -ERESTARTSYS;
+			/* A poisoned page cannot be copied: it is left, and skipped. */
+			ret = handle_mm_fault(vma, found.addr[i],
+					      FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE, NULL);
+			if (ret & VM_FAULT_OOM)
+				return -ENOMEM;
+			cond_resched();
+		}
+		start = found.addr[found.nr - 1] + PAGE_SIZE;
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <linux/hash.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 
 #include "internal.h"
 
@@ -51,13 +52,23 @@ static void ksm_utable_place(struct ksm_utable *t, u64 hash, u64 loc)
 	t->used++;
 }
 
+/*
+ * A table larger than a page is vmalloc'ed: its memory is then the size
+ * it needs, not rounded up to a power of two as kmalloc would.
+ */
+static struct ksm_uentry *ksm_utable_alloc(unsigned long capacity)
+{
+	if (capacity * sizeof(struct ksm_uentry) <= PAGE_SIZE)
+		return kcalloc(capacity, sizeof(struct ksm_uentry), GFP_KERNEL | __GFP_NOWARN);
+	return __vcalloc(capacity, sizeof(struct ksm_uentry), GFP_KERNEL | __GFP_NOWARN);
+}
+
 static int ksm_utable_resize(struct ksm_utable *t, unsigned long capacity)
 {
 	struct ksm_utable old = *t;
 	unsigned long i;
 
-	t->entries = kvcalloc(capacity, sizeof(*t->entries),
-			      GFP_KERNEL | __GFP_NOWARN);
+	t->entries = ksm_utable_alloc(capacity);
 	if (!t->entries) {
 		*t = old;
 		return -ENOMEM;
@@ -97,6 +108,25 @@ int ksm_utable_reset(struct ksm_utable *t, unsigned long expect)
 	return ksm_utable_resize(t, want);
 }
 
+/* Would one more entry take the table past its load limit? */
+static bool ksm_utable_over(const struct ksm_utable *t)
+{
+	return t->used + 1 > t->capacity - t->capacity / 5;
+}
+
+/**
+ * ksm_utable_full() - tell whether an insertion would have to grow the table
+ * @t: the index
+ *
+ * A caller that must not sleep inserts only when this is false.
+ *
+ * Return: true if ksm_utable_insert() would allocate.
+ */
+bool ksm_utable_full(const struct ksm_utable *t)
+{
+	return !t->entries || ksm_utable_over(t);
+}
+
 /**
  * ksm_utable_insert() - add a candidate page
  * @t: the index
@@ -105,7 +135,7 @@ int ksm_utable_reset(struct ksm_utable *t, unsigned long expect)
  *
  * The table grows when it passes its load limit.
  *
- * Context: process context, may sleep.
+ * Context: process context, may sleep unless ksm_utable_full() said no.
  * Return: true if the entry was added, false if there was no room.
  */
 bool ksm_utable_insert(struct ksm_utable *t, u64 hash, u64 loc)
@@ -114,7 +144,7 @@ bool ksm_utable_insert(struct ksm_utable *t, u64 hash, u64 loc)
 		return false;
 	if (!t->entries && ksm_utable_resize(t, KSM_UTABLE_MIN))
 		return false;
-	if (t->used + 1 > t->capacity - t->capacity / 5 &&
+	if (ksm_utable_over(t) &&
 	    ksm_utable_resize(t, 2 * t->capacity) && t->used + 1 >= t->capacity)
 		return false;
 	ksm_utable_place(t, hash, loc);

@@ -165,6 +165,26 @@ static void utable_reset_sizes(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, t.entries);
 }
 
+/* ksm_utable_full() announces exactly the insertion that would allocate. */
+static void utable_full_before_growing(struct kunit *test)
+{
+	struct ksm_utable t = {};
+	unsigned long cap, i;
+
+	KUNIT_EXPECT_TRUE(test, ksm_utable_full(&t));
+	KUNIT_ASSERT_EQ(test, ksm_utable_reset(&t, 1000), 0);
+	cap = t.capacity;
+	for (i = 1; !ksm_utable_full(&t); i++) {
+		KUNIT_ASSERT_TRUE(test, ksm_utable_insert(&t, get_random_u64(), ksm_loc(1, i)));
+		KUNIT_ASSERT_EQ(test, t.capacity, cap);
+	}
+	KUNIT_EXPECT_GE(test, t.used, 1000UL);
+	KUNIT_ASSERT_TRUE(test, ksm_utable_insert(&t, get_random_u64(), ksm_loc(1, i)));
+	KUNIT_EXPECT_GT(test, t.capacity, cap);
+	KUNIT_EXPECT_TRUE(test, utable_consistent(&t));
+	ksm_utable_destroy(&t);
+}
+
 static void utable_loc_encoding(struct kunit *test)
 {
 	u64 loc = ksm_loc(0xfffff, KSM_LOC_VPN_MASK);
@@ -181,6 +201,7 @@ static struct kunit_case ksm_utable_cases[] = {
 	KUNIT_CASE(utable_wraparound),
 	KUNIT_CASE(utable_short_probes),
 	KUNIT_CASE(utable_reset_sizes),
+	KUNIT_CASE(utable_full_before_growing),
 	KUNIT_CASE(utable_loc_encoding),
 	{}
 };
