@@ -5,25 +5,26 @@
 #
 #   make run      build both, boot ours, run the dedup demo
 #   make check    build, boot and run every test suite
+#   make bench    ours against upstream KSM, results in build/bench/
 #
 # Variables: KERNEL=ours|upstream|debug  SUITES="selftests own kunit lint"
-#            T=<regex> (test filter)  KVM=1  JOBS=<n>
+#            T=<regex> (test filter)  KVM=1  JOBS=<n>  QUICK=1 (bench)
 
 SHELL := /bin/bash
 H := harness
 KERNEL ?= ours
-export KERNEL SUITES T KVM JOBS SHELL_AFTER
+export KERNEL SUITES T KVM JOBS SHELL_AFTER QUICK
 
 DEB_PKGS := linux-source-6.12 build-essential flex bison bc libelf-dev \
 	libssl-dev cpio xz-utils rsync kmod python3 perl ccache \
 	qemu-system-x86 busybox-static libnuma-dev libcap-dev gnuplot-nox
 
-.PHONY: all run check deps tree kernel kernels userspace lint shell clean help
+.PHONY: all run check bench deps tree kernel kernels userspace lint shell clean help
 
 all: check
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(H)/deps.sh $(DEB_PKGS)
@@ -42,6 +43,9 @@ userspace: deps
 
 check: deps
 	@$(H)/check.sh
+
+bench: deps
+	@$(H)/bench.sh
 
 lint: deps
 	@$(H)/kernel.sh ours && $(H)/lint.sh

@@ -2,20 +2,28 @@
 # make check: build, boot, run every test suite, compare with the
 # expected failures, print the results and "N passed, N failed, N skipped".
 #   KERNEL=ours|upstream|debug   kernel the VM suites run on (default ours)
-#   SUITES="own selftests kunit lint"  suites to run (all by default)
+#   SUITES="own selftests kunit lint bench"  suites to run (all by default;
+#                                bench, a QUICK=1 run of make bench that
+#                                only checks every figure is measured on
+#                                both kernels, only with KERNEL=ours)
 #   T=<regex>                    only tests whose id matches
 # SPDX-License-Identifier: GPL-2.0
 . "$(dirname "$0")/lib.sh"
 
 KERNEL=${KERNEL:-ours}
-SUITES=${SUITES:-selftests own kunit lint}
+if [ "$KERNEL" = ours ]; then
+	SUITES=${SUITES:-selftests own kunit lint bench}
+else
+	SUITES=${SUITES:-selftests own kunit lint}
+fi
 T=${T:-}
 has() { [[ " $SUITES " == *" $1 "* ]]; }
 
 say "$BASE_PKG $(base_version), kernel '$KERNEL', suites: $SUITES${T:+, filter: $T}"
 t0=$(date +%s)
 "$HARNESS/kernel.sh" "$KERNEL"
-[ "$KERNEL" = ours ] || ! has lint || "$HARNESS/kernel.sh" ours
+[ "$KERNEL" = ours ] || ! { has lint || has bench; } || "$HARNESS/kernel.sh" ours
+[ "$KERNEL" = upstream ] || ! has bench || "$HARNESS/kernel.sh" upstream
 "$HARNESS/userspace.sh"
 t_build=$(( $(date +%s) - t0 ))
 
@@ -71,6 +79,18 @@ if has kunit && [ -z "$T" ]; then
 		   sed 's/.*"\(.*\)".*/\1/'); do
 		grep -q " kunit/$k/" "$res" || echo "FAIL kunit/$k the suite did not run" >> "$res"
 	done
+fi
+if has bench && [ -z "$T" ]; then
+	# The benchmark must not rot: every figure measured on both kernels.
+	# No timing is asserted here; targets are for make bench to report.
+	say "bench, QUICK=1 (log: $LOGS/bench-quick.log)"
+	if QUICK=1 BENCH_NO_BUILD=1 BENCH_NO_PUBLISH=1 "$HARNESS/bench.sh" \
+		> "$LOGS/bench-quick.log" 2>&1; then
+		echo "PASS bench/quick every figure measured on both kernels" >> "$res"
+	else
+		echo "FAIL bench/quick $(grep -E '^(FAILED|warning|error):' "$LOGS/bench-quick.log" |
+			head -n 3 | tr '\n' '|')" >> "$res"
+	fi
 fi
 t_test=$(( $(date +%s) - t1 ))
 has lint && "$HARNESS/lint.sh" >> "$res"

@@ -6,8 +6,10 @@
  * /proc/<ksmd>/stat) over at least three full passes is divided by the
  * pages scanned in them.
  *
- * usage: ksm_scan_cost [-m MiB] [-s passes]
+ * usage: ksm_scan_cost [-m MiB] [-s passes] [-f]
  * prints: scan_cost mib=<n> pages=<n> passes=<n> cpu_s=<x> us_per_page=<x>
+ * and with -f the figure "@@FIG scan_us_per_page_<size> <x>" for
+ * harness/bench.sh.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -20,14 +22,6 @@
 
 #include "ksm_util.h"
 
-static void wait_scans(long n)
-{
-	long target = ksm_read("full_scans") + n;
-
-	while (ksm_read("full_scans") < target)
-		usleep(20000);
-}
-
 int main(int argc, char **argv)
 {
 	long mib = 256, passes = 3, psize = sysconf(_SC_PAGESIZE), pages, p0, p1;
@@ -36,13 +30,15 @@ int main(int argc, char **argv)
 	pid_t ksmd = find_ksmd();
 	char *map;
 	long i;
-	int opt;
+	int opt, fig = 0;
 
-	while ((opt = getopt(argc, argv, "m:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:s:f")) != -1) {
 		if (opt == 'm')
 			mib = atol(optarg);
 		else if (opt == 's')
 			passes = atol(optarg);
+		else if (opt == 'f')
+			fig = 1;
 	}
 	if (!ksmd)
 		return 4;
@@ -63,14 +59,18 @@ int main(int argc, char **argv)
 	ksm_write("pages_to_scan", 20000);
 	madvise(map, pages * psize, MADV_MERGEABLE);
 	ksm_write("run", 1);
-	wait_scans(2);
+	if (ksm_wait_scans(2, 600))
+		return 3;
 	c0 = cpu_seconds(ksmd);
 	p0 = ksm_read("pages_scanned");
-	wait_scans(passes);
+	if (ksm_wait_scans(passes, 600))
+		return 3;
 	c1 = cpu_seconds(ksmd);
 	p1 = ksm_read("pages_scanned");
 	ksm_write("run", 2);
 	printf("scan_cost mib=%ld pages=%ld passes=%ld cpu_s=%.2f us_per_page=%.2f\n",
 	       mib, p1 - p0, passes, c1 - c0, (c1 - c0) * 1e6 / (p1 - p0));
+	if (fig)
+		bench_fig((c1 - c0) * 1e6 / (p1 - p0), "scan_us_per_page_%s", size_tag(mib));
 	return 0;
 }

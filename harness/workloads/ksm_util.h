@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the workload programs: /sys/kernel/mm/ksm access and
- * ksmd's CPU time.
+ * Helpers shared by the workload programs: /sys/kernel/mm/ksm access,
+ * ksmd's CPU time, page content, /proc/meminfo fields and the
+ * machine-readable lines read by harness/bench_report.py.
  */
 #ifndef KSM_WORKLOAD_UTIL_H
 #define KSM_WORKLOAD_UTIL_H
 
 #include <dirent.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KSM "/sys/kernel/mm/ksm/"
@@ -88,6 +92,95 @@ static inline double cpu_seconds(pid_t pid)
 			 &ut, &st) != 2)
 		return 0;
 	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+/* Monotonic wall clock, in seconds. */
+static inline double ksm_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Fill @len bytes at @p with pseudo-random data: the same (@seed, @index)
+ * always gives the same bytes, different pairs give different pages.
+ */
+static inline void ksm_fill(void *p, size_t len, uint64_t seed, uint64_t index)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL ^ (index + 1) * 0xbf58476d1ce4e5b9ULL;
+	uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < len / sizeof(*w); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		w[i] = x;
+	}
+}
+
+/* Wait until full_scans has advanced by @n: 0, or -1 after @timeout s. */
+static inline int ksm_wait_scans(long n, double timeout)
+{
+	long target = ksm_read("full_scans") + n;
+	double end = ksm_now() + timeout;
+
+	while (ksm_read("full_scans") < target) {
+		if (ksm_now() > end)
+			return -1;
+		usleep(20000);
+	}
+	return 0;
+}
+
+/* The "<name>: <n> kB" field of @path (/proc/meminfo, smaps_rollup), or -1. */
+static inline long kb_field(const char *path, const char *name)
+{
+	char line[256];
+	size_t len = strlen(name);
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, len) && line[len] == ':') {
+			v = atol(line + len + 1);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* "256M", "1G": the size tag of a figure id. */
+static inline const char *size_tag(long mib)
+{
+	static char buf[32];
+
+	if (mib >= 1024 && mib % 1024 == 0)
+		snprintf(buf, sizeof(buf), "%ldG", mib / 1024);
+	else
+		snprintf(buf, sizeof(buf), "%ldM", mib);
+	return buf;
+}
+
+/*
+ * A figure for harness/bench_report.py: "@@FIG <id> <value>", the id
+ * formatted from @fmt.
+ */
+static inline void __attribute__((format(printf, 2, 3)))
+bench_fig(double v, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("@@FIG ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(" %.6g\n", v);
+	fflush(stdout);
 }
 
 #endif

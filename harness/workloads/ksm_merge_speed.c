@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ksm_merge_speed - how fast ksmd merges a region in which every page has
+ * exactly one duplicate: M MiB made of two identical halves of random
+ * pages, backed by small pages (MADV_NOHUGEPAGE) or by THPs (-t,
+ * MADV_HUGEPAGE on a 2 MiB aligned region).  ksmd runs at full speed
+ * (sleep_millisecs=0, pages_to_scan=20000).  The clock starts at
+ * MADV_MERGEABLE + run=1 and stops when pages_sharing reaches M/2 MiB
+ * worth of pages ("complete") or has not risen for 5 s ("stalled", timed
+ * to its last rise).
+ *
+ * usage: ksm_merge_speed [-m MiB] [-t] [-n]
+ * prints: merge mib=<n> backing=<4k|thp> ... and the figures
+ *         merge_s_<size>_<backing>, merge_cpu_s_<size>_<backing>
+ *         (not with -n: a warm-up run, so that the emulator has translated
+ *         the kernel's merge paths before a measured run)
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ksm_util.h"
+
+#define HPAGE		(2UL << 20)
+#define STALL_S		5.0
+#define LIMIT_S		900.0
+
+int main(int argc, char **argv)
+{
+	long mib = 256, psize = sysconf(_SC_PAGESIZE), thp_kb = 0, sharing, best = -1;
+	double t0, c0, t, t_best = 0, c_best = 0;
+	size_t len, half, i, expect;
+	const char *backing, *how = "stalled";
+	pid_t ksmd = find_ksmd();
+	int opt, thp = 0, figures = 1;
+	char *raw, *map;
+
+	while ((opt = getopt(argc, argv, "m:tn")) != -1) {
+		if (opt == 'm')
+			mib = atol(optarg);
+		else if (opt == 't')
+			thp = 1;
+		else if (opt == 'n')
+			figures = 0;
+	}
+	backing = thp ? "thp" : "4k";
+	if (!ksmd || ksm_write("run", 2))
+		return 4;
+	ksm_write("sleep_millisecs", 0);
+	ksm_write("pages_to_scan", 20000);
+
+	len = (size_t)mib << 20;
+	half = len / 2;
+	raw = mmap(NULL, len + HPAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	map = (char *)(((uintptr_t)raw + HPAGE - 1) & ~(HPAGE - 1));
+	madvise(map, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	for (i = 0; i < half; i += psize)
+		ksm_fill(map + i, psize, 7, i / psize);
+	memcpy(map + half, map, half);
+	if (thp) {
+		thp_kb = kb_field("/proc/self/smaps_rollup", "AnonHugePages");
+		printf("merge: AnonHugePages %ld kB of %zu kB before merging\n",
+		       thp_kb, len >> 10);
+		if (thp_kb <= 0) {
+			printf("merge: no THP backing the region, not measured\n");
+			return 5;
+		}
+	}
+
+	expect = half / psize;
+	t0 = ksm_now();
+	c0 = cpu_seconds(ksmd);
+	if (madvise(map, len, MADV_MERGEABLE)) {
+		perror("madvise(MADV_MERGEABLE)");
+		return 1;
+	}
+	ksm_write("run", 1);
+	for (;;) {
+		usleep(20000);
+		t = ksm_now();
+		sharing = ksm_read("pages_sharing");
+		if (sharing > best) {
+			best = sharing;
+			t_best = t;
+			c_best = cpu_seconds(ksmd);
+		}
+		if (sharing >= (long)expect) {
+			how = "complete";
+			break;
+		}
+		if (t - t_best > STALL_S || t - t0 > LIMIT_S)
+			break;
+	}
+	ksm_write("run", 2);
+
+	printf("merge mib=%ld backing=%s thp_kb=%ld pages_sharing=%ld expected=%zu %s wall_s=%.2f cpu_s=%.2f\n",
+	       mib, backing, thp_kb, best, expect, how, t_best - t0, c_best - c0);
+	if (!figures)
+		return best < (long)expect ? 3 : 0;
+	if (best < (long)expect)
+		printf("@@NOTE merge %s %s stalled at %ld of %zu pages_sharing\n",
+		       size_tag(mib), backing, best, expect);
+	bench_fig(t_best - t0, "merge_s_%s_%s", size_tag(mib), backing);
+	bench_fig(c_best - c0, "merge_cpu_s_%s_%s", size_tag(mib), backing);
+	return 0;
+}
