@@ -25,10 +25,10 @@
  * nobody but its mappings and the caller holds the folio: a GUP pin or
  * an I/O in flight may write the page behind our back.  The PTE is
  * cleared and the TLB flushed before the check, so that GUP-fast can no
- * longer find the page while we look.  On success *@orig is the new PTE.
+ * longer find the page while we look.
  */
 static int ksm_wrprotect(struct vm_area_struct *vma, unsigned long addr,
-			 struct folio *folio, pte_t *orig)
+			 struct folio *folio)
 {
 	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, addr, 0);
 	struct mm_struct *mm = vma->vm_mm;
@@ -64,10 +64,8 @@ static int ksm_wrprotect(struct vm_area_struct *vma, unsigned long addr,
 		}
 		if (pte_dirty(pte))
 			folio_mark_dirty(folio);
-		pte = pte_wrprotect(pte_mkclean(pte));
-		set_pte_at(mm, addr, pvmw.pte, pte);
+		set_pte_at(mm, addr, pvmw.pte, pte_wrprotect(pte_mkclean(pte)));
 	}
-	*orig = pte;
 	err = 0;
 out_walk:
 	page_vma_mapped_walk_done(&pvmw);
@@ -76,75 +74,95 @@ out:
 	return err;
 }
 
-/*
- * Point the PTE at @addr, which must still be @orig (mapping @page), to
- * @kpage: a KSM folio's page or the shared zero page.  Both pages are
- * read-only with equal content, so no secondary MMU needs more than the
- * invalidation around the switch.
- */
-static int ksm_replace_pte(struct vm_area_struct *vma, unsigned long addr,
-			   struct page *page, struct page *kpage, pte_t orig)
+/* The PTE that maps @kpage (a KSM folio's page or the zero page) for @vma. */
+static pte_t ksm_map_kpage(struct vm_area_struct *vma, unsigned long addr,
+			   struct page *kpage)
 {
-	struct folio *folio = page_folio(page), *kfolio = page_folio(kpage);
-	struct mm_struct *mm = vma->vm_mm;
-	struct mmu_notifier_range range;
-	pte_t *ptep, newpte;
-	spinlock_t *ptl;		/* lock of the PTE table */
-	pmd_t *pmd, pmdval;
-	int err = -EAGAIN;
-
-	pmd = mm_find_pmd(mm, addr);
-	if (!pmd)
-		return -EFAULT;
-	pmdval = pmdp_get_lockless(pmd);
-	if (!pmd_present(pmdval) || pmd_trans_huge(pmdval))
-		return -EFAULT;
-
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
-	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!ptep)
-		goto out;
-	if (!pte_same(ptep_get(ptep), orig))
-		goto out_unlock;
+	struct folio *kfolio = page_folio(kpage);
 
 	if (is_zero_pfn(page_to_pfn(kpage))) {
 		/* The dirty bit marks a zero page that KSM placed. */
-		newpte = pte_mkdirty(pte_mkspecial(pfn_pte(page_to_pfn(kpage),
-							   vma->vm_page_prot)));
-		ksm_map_zero_page(mm);
-		dec_mm_counter(mm, MM_ANONPAGES);
-	} else {
-		folio_get(kfolio);
-		folio_add_anon_rmap_pte(kfolio, kpage, vma, addr, RMAP_NONE);
-		newpte = mk_pte(kpage, vma->vm_page_prot);
+		ksm_map_zero_page(vma->vm_mm);
+		dec_mm_counter(vma->vm_mm, MM_ANONPAGES);
+		return pte_mkdirty(pte_mkspecial(pfn_pte(page_to_pfn(kpage), vma->vm_page_prot)));
 	}
-	if (pte_uffd_wp(orig))
+	folio_get(kfolio);
+	folio_add_anon_rmap_pte(kfolio, kpage, vma, addr, RMAP_NONE);
+	return mk_pte(kpage, vma->vm_page_prot);
+}
+
+/*
+ * Map @kpage where @folio is mapped at @addr, if the two pages are
+ * identical.  All of it happens in one hold of the PTE table lock: the
+ * PTE is cleared and the TLB flushed (GUP-fast can no longer find the
+ * page), nobody but the mappings and the caller may hold @folio (a pin
+ * or an I/O in flight could still write it), the contents are compared,
+ * and the PTE is pointed at @kpage or put back, write-protected.  @kpage
+ * is write-protected already, so both contents are frozen while they are
+ * compared.  With @stable, @kpage's folio becomes the KSM folio of
+ * @stable just before it gains the mapping: a new KSM folio never exists
+ * without its partner.  Both pages are read-only with equal content, so
+ * no secondary MMU needs more than the invalidation around the switch.
+ */
+static int ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
+			  struct folio *folio, struct page *kpage,
+			  struct ksm_stable *stable)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, addr, 0);
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	int err = -EAGAIN;
+	bool exclusive;
+	pte_t pte, newpte;
+
+	if (WARN_ON_ONCE(folio_test_large(folio)))
+		return -EINVAL;
+	mmap_assert_locked(mm);
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	if (!page_vma_mapped_walk(&pvmw))
+		goto out;
+	if (WARN_ON_ONCE(!pvmw.pte))
+		goto out_walk;
+
+	exclusive = PageAnonExclusive(&folio->page);
+	flush_cache_page(vma, addr, folio_pfn(folio));
+	pte = ptep_clear_flush(vma, addr, pvmw.pte);
+	if (folio_ref_count(folio) != folio_mapcount(folio) + 1 + !!folio_test_swapcache(folio) ||
+	    (exclusive && folio_try_share_anon_rmap_pte(folio, &folio->page))) {
+		set_pte_at(mm, addr, pvmw.pte, pte);
+		err = -EBUSY;
+		goto out_walk;
+	}
+	if (pte_dirty(pte))
+		folio_mark_dirty(folio);
+	if (!pages_identical(&folio->page, kpage)) {
+		set_pte_at(mm, addr, pvmw.pte, pte_wrprotect(pte_mkclean(pte)));
+		err = -ENOENT;
+		goto out_walk;
+	}
+
+	if (stable) {
+		ksm_folio_set_stable(page_folio(kpage), stable);
+		stable->kpfn = folio_pfn(page_folio(kpage));
+	}
+	newpte = ksm_map_kpage(vma, addr, kpage);
+	if (pte_uffd_wp(pte))
 		newpte = pte_mkuffd_wp(newpte);
+	set_pte_at(mm, addr, pvmw.pte, newpte);
 
-	flush_cache_page(vma, addr, pte_pfn(orig));
-	ptep_clear_flush(vma, addr, ptep);
-	set_pte_at(mm, addr, ptep, newpte);
-
-	folio_remove_rmap_pte(folio, page, vma);
+	folio_remove_rmap_pte(folio, &folio->page, vma);
 	if (!folio_mapped(folio))
 		folio_free_swap(folio);
 	folio_put(folio);
 	err = 0;
-out_unlock:
-	pte_unmap_unlock(ptep, ptl);
+out_walk:
+	page_vma_mapped_walk_done(&pvmw);
 out:
 	mmu_notifier_invalidate_range_end(&range);
 	return err;
-}
-
-/* Make a write-protected page the KSM folio of @stable. */
-static void ksm_become_ksm(struct folio *folio, struct ksm_stable *stable)
-{
-	ksm_folio_set_stable(folio, stable);
-	stable->kpfn = folio_pfn(folio);
-	folio_mark_accessed(folio);
-	folio_mark_dirty(folio);
 }
 
 /**
@@ -156,17 +174,14 @@ static void ksm_become_ksm(struct folio *folio, struct ksm_stable *stable)
  *	referenced
  * @stable: the node of the new KSM folio
  *
- * The partner is write-protected first: a partner that is pinned fails
- * the merge before anything else changed.  Then @page is write-protected,
- * both are compared byte for byte, @page becomes the KSM folio and the
- * partner's mapping is switched to it.
+ * @page is write-protected first, then the partner's mapping is switched
+ * to it if the two are identical (see ksm_switch_pte()).  If the merge
+ * fails after that, @page stays an ordinary page, write-protected.
  *
  * Context: mmap_lock of both mms held.
  * Return: 0; -ENOENT if the contents differ; -EAGAIN if the partner
- * cannot be merged now (pinned, changed); -EBUSY if @page cannot be
- * merged now;
- * -ESTALE if @page became a KSM folio but the partner's mapping changed
- * under us, which leaves the caller a KSM folio without members to undo.
+ * cannot be merged now (pinned, its mapping changed); -EBUSY if @page
+ * cannot be merged now.
  */
 int ksm_merge_two(struct vm_area_struct *vma, struct page *page,
 		  struct vm_area_struct *pvma, struct page *ppage,
@@ -174,19 +189,18 @@ int ksm_merge_two(struct vm_area_struct *vma, struct page *page,
 {
 	unsigned long addr = page_address_in_vma(page, vma);
 	unsigned long paddr = page_address_in_vma(ppage, pvma);
-	pte_t orig, porig;
+	struct folio *folio = page_folio(page);
+	int err;
 
-	if (paddr == -EFAULT || ksm_wrprotect(pvma, paddr, page_folio(ppage), &porig))
-		return -EAGAIN;
-	if (addr == -EFAULT || ksm_wrprotect(vma, addr, page_folio(page), &orig))
+	if (addr == -EFAULT || ksm_wrprotect(vma, addr, folio))
 		return -EBUSY;
-	flush_dcache_page(page);
-	flush_dcache_page(ppage);
-	if (!pages_identical(page, ppage))
-		return -ENOENT;
-	ksm_become_ksm(page_folio(page), stable);
-	if (ksm_replace_pte(pvma, paddr, ppage, page, porig))
-		return -ESTALE;
+	if (paddr == -EFAULT)
+		return -EAGAIN;
+	err = ksm_switch_pte(pvma, paddr, page_folio(ppage), page, stable);
+	if (err)
+		return err == -ENOENT ? err : -EAGAIN;
+	folio_mark_accessed(folio);
+	folio_mark_dirty(folio);
 	return 0;
 }
 
@@ -196,32 +210,25 @@ int ksm_merge_two(struct vm_area_struct *vma, struct page *page,
  * @page: the page to replace, a small folio, locked and referenced
  * @kpage: the KSM folio's page (or the shared zero page), referenced
  *
- * The page is write-protected first, then compared with @kpage byte for
- * byte: only identical content is ever merged.
+ * Only identical content is ever merged: the comparison happens with the
+ * page's mapping taken away (see ksm_switch_pte()).
  *
  * Context: mmap_lock of @vma's mm held.
  * Return: 0; -ENOENT if the contents differ; -EAGAIN if the PTE changed;
- * another negative error if the page cannot be merged now.
+ * -EBUSY if the page is pinned; another negative error if the page
+ * cannot be merged now.
  */
 int ksm_merge_page(struct vm_area_struct *vma, struct page *page,
 		   struct page *kpage)
 {
-	struct folio *folio = page_folio(page);
 	unsigned long addr = page_address_in_vma(page, vma);
-	pte_t orig;
 	int err;
 
 	if (addr == -EFAULT)
 		return -EFAULT;
 	if (page == kpage)
 		return 0;
-	err = ksm_wrprotect(vma, addr, folio, &orig);
-	if (err)
-		return err;
-	flush_dcache_page(page);
-	if (!pages_identical(page, kpage))
-		return -ENOENT;
-	err = ksm_replace_pte(vma, addr, page, kpage, orig);
+	err = ksm_switch_pte(vma, addr, page_folio(page), kpage, NULL);
 	if (!err && !is_zero_pfn(page_to_pfn(kpage)))
 		folio_mark_accessed(page_folio(kpage));
 	return err;

@@ -385,7 +385,6 @@ static int ksm_lock_for_merge(struct ksm_batch *b, unsigned int i)
  * @vma: its VMA
  * @addr: its address
  * @page: the page, referenced, or NULL
- * @unlocked: the page's folio was unlocked early (see ksm_merge_pair())
  */
 struct ksm_peer {
 	struct ksm_slot *slot;
@@ -394,7 +393,6 @@ struct ksm_peer {
 	struct vm_area_struct *vma;
 	unsigned long addr;
 	struct page *page;
-	bool unlocked;
 };
 
 static void ksm_peer_put_page(struct ksm_peer *p)
@@ -423,7 +421,6 @@ static int ksm_peer_open(struct ksm_peer *p, struct ksm_batch *b, u64 loc)
 	void *entry;
 
 	p->page = NULL;
-	p->unlocked = false;
 	p->addr = ksm_loc_vpn(loc) << PAGE_SHIFT;
 	p->mm = ksm_slot_get_mm(ksm_loc_slot(loc), &p->slot);
 	if (!p->mm)
@@ -578,27 +575,6 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash, bool f
 	return false;
 }
 
-/*
- * Our page became a KSM folio but its partner could not be mapped to it:
- * unshare it again, so that no KSM folio with a single mapping stays
- * behind.  If that fails the folio simply stays a KSM folio.
- */
-static void ksm_undo_pair(struct ksm_batch *b, unsigned int i, struct ksm_stable *stable)
-{
-	struct folio *folio = page_folio(b->found[i].page);
-
-	folio_unlock(folio);
-	handle_mm_fault(b->vma, b->found[i].addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE, NULL);
-	folio_lock(folio);
-	if (!folio_mapped(folio)) {
-		ksm_folio_set_stable(folio, NULL);
-		ksm_stable_free(stable);
-	} else {
-		ksm_add_member(b, i, stable);
-		ksm_stable_insert(stable, folio_nid(folio));
-	}
-}
-
 /* Merge batch entry @i (locked, small) with the locked peer into a new KSM folio. */
 static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *p, u64 hash)
 {
@@ -611,13 +587,6 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 		return -ENOMEM;
 	err = ksm_merge_two(b->vma, page, p->vma, p->page, stable);
 	trace_ksm_merge_with_ksm_page(page_folio(page), page_to_pfn(p->page), NULL, p->mm, err);
-	if (err == -ESTALE) {
-		/* The undo faults: never with the partner's folio locked. */
-		folio_unlock(page_folio(p->page));
-		p->unlocked = true;
-		ksm_undo_pair(b, i, stable);
-		return err;
-	}
 	if (err) {
 		ksm_stable_free(stable);
 		return err;
@@ -664,8 +633,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 			err = ksm_merge_pair(b, i, &p, hash);
 		else
 			err = -ENOENT;
-		if (!p.unlocked)
-			folio_unlock(page_folio(p.page));
+		folio_unlock(page_folio(p.page));
 	} else if (err != -ENOENT) {
 		err = -EAGAIN;
 	}

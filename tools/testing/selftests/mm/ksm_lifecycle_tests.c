@@ -387,6 +387,66 @@ static void test_tracepoints(void)
 }
 
 /*
+ * Smart scan: unique pages are passed over in growing numbers of passes
+ * (examined in passes 0, 1, 2, 3, 5, 8, 13, 22, ...: 8 of the first 31),
+ * and those passed over are not counted in pages_scanned.  A page that
+ * gets a duplicate while it is being passed over still merges within a
+ * couple of passes, its old hash being matched.  With smart_scan=0
+ * nothing is skipped.
+ */
+static void test_smart_scan(void)
+{
+	const size_t n = 512;
+	long f0, sc0, sk0, sc, sk;
+	char *map = map_pages(n), *dup;
+	bool skips, dup_merged, off;
+	size_t i;
+
+	madvise(map, n * psize, MADV_NOHUGEPAGE);
+	for (i = 0; i < n; i++)
+		fill(map + i * psize, 500000 + i);
+	ksm_fresh_start();
+	f0 = ksm_get("full_scans");
+	sc0 = ksm_get("pages_scanned");
+	sk0 = ksm_get("pages_skipped");
+	madvise(map, n * psize, MADV_MERGEABLE);
+	ksm_wait_scans(31);
+	sc = ksm_get("pages_scanned") - sc0;
+	sk = ksm_get("pages_skipped") - sk0;
+	/* Some passes more may have ended by the time of reading. */
+	skips = sk > 2 * sc && sc <= (long)n * 12;
+	if (!skips)
+		ksft_print_msg("passes %ld: scanned %ld skipped %ld\n",
+			       ksm_get("full_scans") - f0, sc, sk);
+	ksft_test_result(skips, "smart scan passes over unique pages, uncounted\n");
+
+	dup = map_pages(1);
+	fill(dup, 500000);
+	madvise(dup, psize, MADV_MERGEABLE);
+	ksm_wait_scans(3);
+	dup_merged = ksm_get("pages_sharing") == 1 && pfn_of(dup) && pfn_of(dup) == pfn_of(map);
+	if (!dup_merged)
+		ksft_print_msg("sharing %ld\n", ksm_get("pages_sharing"));
+	ksft_test_result(dup_merged, "a page passed over still merges with a new duplicate\n");
+
+	ksm_put("smart_scan", 0);
+	ksm_wait_scans(1);
+	sc0 = ksm_get("pages_scanned");
+	sk0 = ksm_get("pages_skipped");
+	ksm_wait_scans(3);
+	sc = ksm_get("pages_scanned") - sc0;
+	off = ksm_get("pages_skipped") == sk0 && sc >= 3 * (long)n;
+	if (!off)
+		ksft_print_msg("smart_scan=0: scanned %ld, skipped %ld\n", sc,
+			       ksm_get("pages_skipped") - sk0);
+	ksft_test_result(off, "smart_scan=0 examines every page every pass\n");
+	ksm_put("smart_scan", 1);
+	munmap(dup, psize);
+	munmap(map, n * psize);
+	ksm_stop();
+}
+
+/*
  * 256 MiB cannot be scanned within a second at advisor_min_pages_to_scan
  * pages every 20 ms: the advisor must raise pages_to_scan, but not past
  * its maximum.
@@ -432,13 +492,14 @@ int main(void)
 	if (geteuid())
 		ksft_exit_skip("must run as root\n");
 	psize = getpagesize();
-	ksft_set_plan(8);
+	ksft_set_plan(11);
 
 	test_exit_stopped();
 	test_exit_during_run2();
 	test_numa_nodes();
 	test_sharing_chains();
 	test_tracepoints();
+	test_smart_scan();
 	test_advisor();
 	ksft_finished();
 }
