@@ -185,6 +185,7 @@ bool ksm_utable_full(const struct ksm_utable *t);
 bool ksm_utable_insert(struct ksm_utable *t, u64 hash, u64 loc);
 u64 ksm_utable_next(const struct ksm_utable *t, u64 hash, unsigned long *pos);
 bool ksm_utable_remove(struct ksm_utable *t, u64 hash, u64 loc);
+bool ksm_utable_remove_at(struct ksm_utable *t, u64 hash, u64 loc, unsigned long pos);
 void ksm_utable_destroy(struct ksm_utable *t);
 
 /*
@@ -373,6 +374,7 @@ void ksm_stable_forget(struct ksm_stable *stable);
 bool ksm_stable_forget_all(void);
 bool ksm_stable_empty(void);
 void ksm_stable_prune(void);
+void ksm_stable_filter_rebuild(void);
 int ksm_stable_init(void);
 
 /* merge.c */

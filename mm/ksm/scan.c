@@ -351,10 +351,74 @@ static struct page *ksm_lookup_page(struct vm_area_struct *vma, unsigned long ad
 	return page;
 }
 
+/**
+ * struct ksm_regrab - batch entries to reference again after a split
+ * @b: the batch
+ * @i: the next entry to look at
+ */
+struct ksm_regrab {
+	struct ksm_batch *b;
+	unsigned int i;
+};
+
+static int ksm_regrab_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+			  struct mm_walk *walk)
+{
+	struct ksm_regrab *r = walk->private;
+	struct ksm_batch *b = r->b;
+	pte_t *start, *ptep;
+	spinlock_t *ptl;	/* of the PTE table */
+
+	/* A PMD-mapped THP holds no entry that was given up. */
+	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!start)
+		return 0;
+	for (ptep = start; addr < end && r->i < b->nr; ptep++, addr += PAGE_SIZE) {
+		struct ksm_found *f;
+		struct page *page;
+		pte_t pte;
+
+		while (r->i < b->nr && b->found[r->i].addr < addr)
+			r->i++;
+		f = r->i < b->nr ? &b->found[r->i] : NULL;
+		if (!f || f->addr != addr || f->page || f->settled)
+			continue;
+		pte = ptep_get(ptep);
+		if (!pte_present(pte))
+			continue;
+		page = vm_normal_page(walk->vma, addr, pte);
+		if (ksm_mergeable_page(page)) {
+			folio_get(page_folio(page));
+			f->page = page;
+		}
+	}
+	pte_unmap_unlock(start, ptl);
+	return 0;
+}
+
+static const struct mm_walk_ops ksm_regrab_ops = {
+	.pmd_entry = ksm_regrab_pmd,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/*
+ * After the split of entry @i's folio, reference again the pages of the
+ * entries after it that were given up for the split, in one walk of the
+ * table instead of one lookup each.  Entries left without a page are
+ * looked up on their own later.
+ */
+static void ksm_batch_regrab(struct ksm_batch *b, unsigned int i)
+{
+	struct ksm_regrab r = { .b = b, .i = i + 1 };
+
+	if (r.i < b->nr)
+		walk_page_range_vma(b->vma, b->found[r.i].addr, b->end, &ksm_regrab_ops, &r);
+}
+
 /*
  * Lock the folio of batch entry @i for a merge, splitting it first if it
  * is large: the batch drops its other references to the folio so that
- * the split can succeed.
+ * the split can succeed, and takes them again on the small folios.
  */
 static int ksm_lock_for_merge(struct ksm_batch *b, unsigned int i)
 {
@@ -370,6 +434,7 @@ static int ksm_lock_for_merge(struct ksm_batch *b, unsigned int i)
 	err = ksm_split_for_merge(page);
 	if (err)
 		folio_unlock(folio);
+	ksm_batch_regrab(b, i);
 	return err;
 }
 
@@ -422,17 +487,24 @@ static int ksm_peer_open(struct ksm_peer *p, struct ksm_batch *b, u64 loc)
 
 	p->page = NULL;
 	p->addr = ksm_loc_vpn(loc) << PAGE_SHIFT;
-	p->mm = ksm_slot_get_mm(ksm_loc_slot(loc), &p->slot);
-	if (!p->mm)
-		return -ENOENT;
-	p->own_mm = p->mm == b->mm;
+	p->own_mm = ksm_loc_slot(loc) == b->slot->id;
 	if (p->own_mm) {
-		mmput_async(p->mm);
-	} else if (!mmap_read_trylock(p->mm)) {
-		mmput_async(p->mm);
-		return -EBUSY;
+		/* The batch holds this mm and its mmap_lock already. */
+		p->slot = b->slot;
+		p->mm = b->mm;
+	} else {
+		p->mm = ksm_slot_get_mm(ksm_loc_slot(loc), &p->slot);
+		if (!p->mm)
+			return -ENOENT;
+		if (!mmap_read_trylock(p->mm)) {
+			mmput_async(p->mm);
+			return -EBUSY;
+		}
 	}
-	vma = vma_lookup(p->mm, p->addr);
+	if (p->own_mm && p->addr >= b->vma->vm_start && p->addr < b->vma->vm_end)
+		vma = b->vma;
+	else
+		vma = vma_lookup(p->mm, p->addr);
 	if (!vma || !(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma) {
 		ksm_peer_close(p);
 		return -ENOENT;
@@ -657,11 +729,11 @@ static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash, bool
 			continue;
 		err = ksm_try_candidate(b, i, hash, loc, fresh);
 		if (!err) {
-			ksm_utable_remove(&ksm_unstable, key, loc);
+			ksm_utable_remove_at(&ksm_unstable, key, loc, pos);
 			return true;
 		}
 		if (err == -ENOENT) {
-			ksm_utable_remove(&ksm_unstable, key, loc);
+			ksm_utable_remove_at(&ksm_unstable, key, loc, pos);
 			pos = KSM_UTABLE_START;
 		} else if (err != -EAGAIN) {
 			/* Our page cannot merge now (or was replaced): stop. */
@@ -697,15 +769,16 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 	folio_unlock(folio);
 }
 
-/* Look for a partner by content hash, or become a candidate. */
-static void ksm_match(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh)
+/* Look for a partner by content hash, or become a candidate: true if merged. */
+static bool ksm_match(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh)
 {
 	struct ksm_found *f = &b->found[i];
 
 	if (ksm_try_stable(b, i, hash, fresh) || ksm_try_unstable(b, i, hash, fresh))
-		return;
+		return true;
 	ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page),
 			  ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT));
+	return false;
 }
 
 static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
@@ -754,19 +827,16 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	 * at once, so a duplicate merges in the pass that first sees it.
 	 */
 	unchanged = !(v & KSM_V_HASHED) || (v & KSM_HASH_MASK) == hash;
-	/* The index entry exists from now on: merging only replaces it. */
+	if (ksm_try_zero(b, i, hash))
+		return;
+	if (unchanged ? ksm_match(b, i, hash, true) : ksm_try_stable(b, i, hash, true))
+		return;
+	/* Not merged: the entry keeps the hash (a merge made it a member). */
 	age = ksm_v_age(v);
 	ksm_set_value(b->slot, vpn,
 		      ksm_v_make(hash, true, age + 1,
 				 ksm_due_pass(pass, smart ? ksm_skip_passes(age) : 0)),
 		      entry);
-
-	if (ksm_try_zero(b, i, hash))
-		return;
-	if (unchanged)
-		ksm_match(b, i, hash, true);
-	else
-		ksm_try_stable(b, i, hash, true);
 }
 
 /* Examine the batch's pages, dropping each reference when done. */

@@ -25,6 +25,72 @@ static struct kmem_cache *ksm_member_cache;
 /* One index per NUMA node; only [0] is used while merging across nodes. */
 static struct rb_root *ksm_stable_roots;
 
+/*
+ * A one-bit-per-bucket filter in front of the indexes: a clear bit proves
+ * that no node carries a hash, which saves the tree search for almost
+ * every page without a KSM twin.  Bits are set on insertion and never
+ * cleared one by one (a node that leaves keeps its bit: a false positive
+ * only costs the search).  The filter is rebuilt at four buckets per node
+ * when the indexes outgrow it, and on every prune.  Without a filter (no
+ * memory for one yet) every hash may be present.  All of it belongs to
+ * the ksm_mutex holder.
+ */
+static unsigned long *ksm_filter;
+static unsigned int ksm_filter_shift;	/* log2 of its number of bits */
+static unsigned long ksm_stable_count;	/* nodes in all indexes */
+
+#define KSM_FILTER_MIN_SHIFT	12
+
+static unsigned long ksm_filter_bit(u64 hash)
+{
+	return hash & ((1UL << ksm_filter_shift) - 1);
+}
+
+static bool ksm_filter_may_hold(u64 hash)
+{
+	return !ksm_filter || test_bit(ksm_filter_bit(hash), ksm_filter);
+}
+
+/**
+ * ksm_stable_filter_rebuild() - size the filter for the nodes there are
+ *
+ * Every node's bit is set again; bits of nodes that left are gone.  If
+ * no memory can be had, the old filter stays: it is still right.
+ *
+ * Context: ksm_mutex held; may sleep.
+ */
+void ksm_stable_filter_rebuild(void)
+{
+	unsigned int shift = max_t(unsigned int, KSM_FILTER_MIN_SHIFT,
+				   order_base_2(4 * ksm_stable_count + 1));
+	unsigned long *map;
+	int nid;
+
+	lockdep_assert_held(&ksm_mutex);
+	map = kvcalloc(BITS_TO_LONGS(1UL << shift), sizeof(long), GFP_KERNEL | __GFP_NOWARN);
+	if (!map)
+		return;		/* the old filter, if any, is still right */
+	kvfree(ksm_filter);
+	ksm_filter = map;
+	ksm_filter_shift = shift;
+	for (nid = 0; nid < nr_node_ids; nid++) {
+		struct rb_node *n;
+
+		for (n = rb_first(&ksm_stable_roots[nid]); n; n = rb_next(n))
+			__set_bit(ksm_filter_bit(rb_entry(n, struct ksm_stable, node)->hash),
+				  ksm_filter);
+	}
+}
+
+static void ksm_filter_add(u64 hash)
+{
+	ksm_stable_count++;
+	if (!ksm_filter || 4 * ksm_stable_count > (1UL << ksm_filter_shift))
+		ksm_stable_filter_rebuild();
+	else
+		__set_bit(ksm_filter_bit(hash), ksm_filter);
+}
+
 /**
  * ksm_stable_alloc() - allocate a stable node, not yet in the index
  * @hash: content hash of the folio it will describe
@@ -147,12 +213,22 @@ static struct rb_root *ksm_stable_root(int nid)
 	return &ksm_stable_roots[READ_ONCE(ksm_knobs.merge_across_nodes) ? 0 : nid];
 }
 
+static bool ksm_stable_same(struct rb_node *n, u64 hash)
+{
+	return n && rb_entry(n, struct ksm_stable, node)->hash == hash;
+}
+
+/* Nodes carrying the hash of @stable (in the index), itself included. */
 static unsigned int ksm_stable_same_hash(struct ksm_stable *stable)
 {
-	struct ksm_stable *s = ksm_stable_first(stable->hash, stable->nid);
+	struct ksm_stable *s;
 	unsigned int n = 0;
 
-	for (; s; s = ksm_stable_next(s))
+	/* The common case, a hash of its own, costs no search. */
+	if (!ksm_stable_same(rb_prev(&stable->node), stable->hash) &&
+	    !ksm_stable_same(rb_next(&stable->node), stable->hash))
+		return 1;
+	for (s = ksm_stable_first(stable->hash, stable->nid); s; s = ksm_stable_next(s))
 		n++;
 	return n;
 }
@@ -184,6 +260,7 @@ void ksm_stable_insert(struct ksm_stable *stable, int nid)
 	}
 	rb_link_node(&stable->node, parent, link);
 	rb_insert_color(&stable->node, root);
+	ksm_filter_add(stable->hash);
 
 	same = ksm_stable_same_hash(stable);
 	if (same == 2) {
@@ -216,6 +293,7 @@ void ksm_stable_erase(struct ksm_stable *stable)
 	}
 	rb_erase(&stable->node, ksm_stable_root(stable->nid));
 	RB_CLEAR_NODE(&stable->node);
+	ksm_stable_count--;
 }
 
 /**
@@ -231,6 +309,8 @@ struct ksm_stable *ksm_stable_first(u64 hash, int nid)
 	struct ksm_stable *found = NULL;
 
 	hash &= KSM_HASH_MASK;
+	if (!ksm_filter_may_hold(hash))
+		return NULL;
 	while (n) {
 		struct ksm_stable *s = rb_entry(n, struct ksm_stable, node);
 
@@ -441,6 +521,7 @@ static void ksm_stable_prune_one(struct ksm_stable *stable, void *arg)
 void ksm_stable_prune(void)
 {
 	ksm_stable_walk(ksm_stable_prune_one, NULL);
+	ksm_stable_filter_rebuild();
 }
 
 static void ksm_stable_forget_one(struct ksm_stable *stable, void *arg)
@@ -457,6 +538,7 @@ static void ksm_stable_forget_one(struct ksm_stable *stable, void *arg)
 bool ksm_stable_forget_all(void)
 {
 	ksm_stable_walk(ksm_stable_forget_one, NULL);
+	ksm_stable_filter_rebuild();
 	return ksm_stable_empty();
 }
 

@@ -185,6 +185,26 @@ static bool ksm_utable_stays(unsigned long hole, unsigned long i, unsigned long 
 	return hole < home || home <= i;
 }
 
+/*
+ * Empty the slot at @hole; entries after it are shifted back so that
+ * every remaining entry stays reachable from its home slot.
+ */
+static void ksm_utable_delete(struct ksm_utable *t, unsigned long hole)
+{
+	unsigned long i;
+
+	for (i = ksm_utable_step(t, hole); t->entries[i].loc;
+	     i = ksm_utable_step(t, i)) {
+		if (ksm_utable_stays(hole, i, ksm_utable_home(t, t->entries[i].hash)))
+			continue;
+		t->entries[hole] = t->entries[i];
+		hole = i;
+	}
+	t->entries[hole].loc = 0;
+	t->entries[hole].hash = 0;
+	t->used--;
+}
+
 /**
  * ksm_utable_remove() - remove one entry
  * @t: the index
@@ -198,26 +218,36 @@ static bool ksm_utable_stays(unsigned long hole, unsigned long i, unsigned long 
  */
 bool ksm_utable_remove(struct ksm_utable *t, u64 hash, u64 loc)
 {
-	unsigned long pos = KSM_UTABLE_START, hole, i;
+	unsigned long pos = KSM_UTABLE_START;
 	u64 found;
 
 	while ((found = ksm_utable_next(t, hash, &pos)) && found != loc)
 		;
 	if (!found)
 		return false;
-
-	hole = pos;
-	for (i = ksm_utable_step(t, hole); t->entries[i].loc;
-	     i = ksm_utable_step(t, i)) {
-		if (ksm_utable_stays(hole, i, ksm_utable_home(t, t->entries[i].hash)))
-			continue;
-		t->entries[hole] = t->entries[i];
-		hole = i;
-	}
-	t->entries[hole].loc = 0;
-	t->entries[hole].hash = 0;
-	t->used--;
+	ksm_utable_delete(t, pos);
 	return true;
+}
+
+/**
+ * ksm_utable_remove_at() - remove the entry that ksm_utable_next() returned
+ * @t: the index
+ * @hash: content hash the entry was inserted with
+ * @loc: its location
+ * @pos: the cursor ksm_utable_next() left when it returned @loc
+ *
+ * Saves the search when nothing moved the entry since; otherwise the
+ * same as ksm_utable_remove().
+ *
+ * Return: true if the entry was found and removed.
+ */
+bool ksm_utable_remove_at(struct ksm_utable *t, u64 hash, u64 loc, unsigned long pos)
+{
+	if (pos < t->capacity && t->entries[pos].loc == loc && t->entries[pos].hash == hash) {
+		ksm_utable_delete(t, pos);
+		return true;
+	}
+	return ksm_utable_remove(t, hash, loc);
 }
 
 /**

@@ -80,9 +80,45 @@ static void stable_hash_width(struct kunit *test)
 	mutex_unlock(&ksm_mutex);
 }
 
+/*
+ * The filter in front of the index never hides a node: not while the
+ * index grows past several rebuilds of it, not after a rebuild for fewer
+ * nodes (as a prune does).
+ */
+static void stable_filter_hides_nothing(struct kunit *test)
+{
+	const unsigned int n = 20000;
+	struct ksm_stable **nodes;
+	unsigned int i, missing = 0, absent = 0;
+
+	nodes = kunit_kcalloc(test, n, sizeof(*nodes), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, nodes);
+	mutex_lock(&ksm_mutex);
+	for (i = 0; i < n; i++)
+		nodes[i] = stable_add(test, (u64)i * 0x9e3779b97f4aULL + 7);
+	for (i = 0; i < n; i++)
+		missing += ksm_stable_first(nodes[i]->hash, 0) != nodes[i];
+	KUNIT_EXPECT_EQ(test, missing, 0U);
+	/* Hashes that are not there are not found. */
+	for (i = 0; i < 1000; i++)
+		absent += !ksm_stable_first((u64)i * 0x9e3779b97f4aULL + 8, 0);
+	KUNIT_EXPECT_EQ(test, absent, 1000U);
+	for (i = 0; i < n; i += 2)
+		stable_drop(nodes[i]);
+	ksm_stable_filter_rebuild();
+	for (i = 1; i < n; i += 2)
+		missing += ksm_stable_first(nodes[i]->hash, 0) != nodes[i];
+	KUNIT_EXPECT_EQ(test, missing, 0U);
+	for (i = 1; i < n; i += 2)
+		stable_drop(nodes[i]);
+	KUNIT_EXPECT_TRUE(test, ksm_stable_empty());
+	mutex_unlock(&ksm_mutex);
+}
+
 static struct kunit_case ksm_stable_cases[] = {
 	KUNIT_CASE(stable_order_and_chains),
 	KUNIT_CASE(stable_hash_width),
+	KUNIT_CASE(stable_filter_hides_nothing),
 	{}
 };
 

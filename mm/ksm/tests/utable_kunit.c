@@ -165,6 +165,30 @@ static void utable_reset_sizes(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, t.entries);
 }
 
+/* Removing at the cursor of a lookup, or after the entry moved. */
+static void utable_remove_at_cursor(struct kunit *test)
+{
+	struct ksm_utable t = {};
+	unsigned long pos = KSM_UTABLE_START, i;
+	u64 loc;
+
+	for (i = 1; i <= 50; i++)
+		KUNIT_ASSERT_TRUE(test, ksm_utable_insert(&t, 7, ksm_loc(3, i)));
+	for (i = 1; i <= 200; i++)
+		KUNIT_ASSERT_TRUE(test, ksm_utable_insert(&t, get_random_u64(), ksm_loc(4, i)));
+	loc = ksm_utable_next(&t, 7, &pos);
+	KUNIT_ASSERT_NE(test, loc, 0ULL);
+	KUNIT_EXPECT_TRUE(test, ksm_utable_remove_at(&t, 7, loc, pos));
+	KUNIT_EXPECT_FALSE(test, ksm_utable_remove_at(&t, 7, loc, pos));
+	/* A stale cursor falls back to a search. */
+	pos = KSM_UTABLE_START;
+	loc = ksm_utable_next(&t, 7, &pos);
+	KUNIT_EXPECT_TRUE(test, ksm_utable_remove_at(&t, 7, loc, (pos + 1) % t.capacity));
+	KUNIT_EXPECT_EQ(test, t.used, 248UL);
+	KUNIT_EXPECT_TRUE(test, utable_consistent(&t));
+	ksm_utable_destroy(&t);
+}
+
 /* ksm_utable_full() announces exactly the insertion that would allocate. */
 static void utable_full_before_growing(struct kunit *test)
 {
@@ -202,6 +226,7 @@ static struct kunit_case ksm_utable_cases[] = {
 	KUNIT_CASE(utable_short_probes),
 	KUNIT_CASE(utable_reset_sizes),
 	KUNIT_CASE(utable_full_before_growing),
+	KUNIT_CASE(utable_remove_at_cursor),
 	KUNIT_CASE(utable_loc_encoding),
 	{}
 };
