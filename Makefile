@@ -6,25 +6,27 @@
 #   make run      build both, boot ours, run the dedup demo
 #   make check    build, boot and run every test suite
 #   make bench    ours against upstream KSM, results in build/bench/
+#   make stress   stress, faults and fuzzing on the debug kernel (LONG=1: 1 h+)
 #
 # Variables: KERNEL=ours|upstream|debug  SUITES="selftests own kunit lint"
 #            T=<regex> (test filter)  KVM=1  JOBS=<n>  QUICK=1 (bench)
+#            LONG=1 (stress)
 
 SHELL := /bin/bash
 H := harness
 KERNEL ?= ours
-export KERNEL SUITES T KVM JOBS SHELL_AFTER QUICK
+export KERNEL SUITES T KVM JOBS SHELL_AFTER QUICK LONG
 
 DEB_PKGS := linux-source-6.12 build-essential flex bison bc libelf-dev \
 	libssl-dev cpio xz-utils rsync kmod python3 perl ccache \
-	qemu-system-x86 busybox-static libnuma-dev libcap-dev gnuplot-nox
+	qemu-system-x86 busybox-static libnuma-dev libcap-dev gnuplot-nox trinity
 
-.PHONY: all run check bench deps tree kernel kernels userspace lint shell clean help
+.PHONY: all run check bench stress deps tree kernel kernels userspace lint shell clean help
 
 all: check
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(H)/deps.sh $(DEB_PKGS)
@@ -46,6 +48,9 @@ check: deps
 
 bench: deps
 	@$(H)/bench.sh
+
+stress: deps
+	@KERNEL=debug SUITES=stress $(H)/check.sh
 
 lint: deps
 	@$(H)/kernel.sh ours && $(H)/lint.sh

@@ -2,10 +2,14 @@
 # make check: build, boot, run every test suite, compare with the
 # expected failures, print the results and "N passed, N failed, N skipped".
 #   KERNEL=ours|upstream|debug   kernel the VM suites run on (default ours)
-#   SUITES="own selftests kunit lint bench"  suites to run (all by default;
-#                                bench, a QUICK=1 run of make bench that
-#                                only checks every figure is measured on
-#                                both kernels, only with KERNEL=ours)
+#   SUITES="own selftests kunit lint bench"  suites to run (these by
+#                                default; bench, a QUICK=1 run of make bench
+#                                that only checks every figure is measured on
+#                                both kernels, only with KERNEL=ours; stress,
+#                                only when asked for (make stress), always
+#                                runs on the debug kernel, in a VM of its own
+#                                unless KERNEL=debug)
+#   LONG=1                       the stress suite's long form (make stress)
 #   T=<regex>                    only tests whose id matches
 # SPDX-License-Identifier: GPL-2.0
 . "$(dirname "$0")/lib.sh"
@@ -16,6 +20,8 @@ if [ "$KERNEL" = ours ]; then
 else
 	SUITES=${SUITES:-selftests own kunit lint}
 fi
+STRESS_LIST=$HARNESS/suites/stress.list
+[ "${LONG:-0}" = 1 ] && STRESS_LIST=$HARNESS/suites/stress-long.list
 T=${T:-}
 has() { [[ " $SUITES " == *" $1 "* ]]; }
 
@@ -24,6 +30,7 @@ t0=$(date +%s)
 "$HARNESS/kernel.sh" "$KERNEL"
 [ "$KERNEL" = ours ] || ! { has lint || has bench; } || "$HARNESS/kernel.sh" ours
 [ "$KERNEL" = upstream ] || ! has bench || "$HARNESS/kernel.sh" upstream
+[ "$KERNEL" = debug ] || ! has stress || "$HARNESS/kernel.sh" debug
 "$HARNESS/userspace.sh"
 t_build=$(( $(date +%s) - t0 ))
 
@@ -49,29 +56,69 @@ if has selftests; then
 	grep -v '^#' "$HARNESS/suites/selftests.list" | grep . >> "$list"
 fi
 for s in $SUITES; do
-	[ -f "$HARNESS/suites/$s.list" ] && [ "$s" != selftests ] &&
+	[ -f "$HARNESS/suites/$s.list" ] && [ "$s" != selftests ] && [ "$s" != stress ] &&
 		grep -v '^#' "$HARNESS/suites/$s.list" | grep . >> "$list"
 done
-if [ -n "$T" ]; then
-	grep -E -- "$T" "$list" > "$list.f" || true
-	mv "$list.f" "$list"
-fi
+# filter <list>: keep the tests that match $T
+filter() {
+	[ -n "$T" ] || return 0
+	grep -E -- "$T" "$1" > "$1.f" || true
+	mv "$1.f" "$1"
+}
 
-t1=$(date +%s)
-if [ -s "$list" ] || has kunit; then
-	cat > "$run/job/job.sh" <<-'JOB'
+# boot <kernel> <job-dir> <log> <kunit|no-kunit>: run the job's tests.list
+boot() {
+	local kernel=$1 job=$2 log=$3 kopt=
+	cat > "$job/job.sh" <<-'JOB'
 	#!/bin/sh
 	run-tests
 	JOB
-	chmod +x "$run/job/job.sh"
-	log=$LOGS/console-$KERNEL.log
-	say "booting $KERNEL: $(grep -c . "$list") tests (console: $log)"
+	chmod +x "$job/job.sh"
+	say "booting $kernel: $(grep -c . "$job/tests.list") tests (console: $log)"
 	VM_FILTER="grep --line-buffered -E ^@@(BEGIN|END)" \
-		"$HARNESS/vm.sh" "$KERNEL" "$run/job" "$log" "${VM_TIMEOUT:-3600}" |
+		"$HARNESS/vm.sh" "$kernel" "$job" "$log" "${VM_TIMEOUT:-7200}" |
 		sed -u 's/^@@END \([^ ]*\) rc=\([0-9]*\).*/   done \1 (exit \2)/; /^@@BEGIN/d' || true
-	kopt=
-	has kunit || kopt=--no-kunit
-	python3 "$HARNESS/results.py" "$log" "$list" $kopt >> "$res"
+	[ "$4" = kunit ] || kopt=--no-kunit
+	python3 "$HARNESS/results.py" "$log" "$job/tests.list" $kopt >> "$res"
+}
+
+# trinity <job-dir>: Debian's trinity and its libraries, for the stress suite
+trinity() {
+	local bin=/usr/bin/trinity lib
+	[ -x "$bin" ] || die "trinity is not installed (make deps)"
+	mkdir -p "$1/usr/bin" "$1/etc"
+	cp "$bin" "$1/usr/bin/"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		mkdir -p "$1$(dirname "$lib")"
+		cp -L "$lib" "$1$lib"
+	done
+	cp "$HARNESS/guest/run-trinity" "$1/usr/bin/"
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/tmp:/bin/sh\n' > "$1/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' > "$1/etc/group"
+}
+
+stress_list=$run/stress-job/tests.list
+if has stress; then
+	mkdir -p "$run/stress-job"
+	grep -v '^#' "$STRESS_LIST" | grep . > "$stress_list"
+	filter "$stress_list"
+	if [ "$KERNEL" = debug ]; then
+		cat "$stress_list" >> "$list"
+		rm -rf "$run/stress-job"
+	fi
+fi
+filter "$list"
+
+t1=$(date +%s)
+if [ -s "$list" ] || has kunit; then
+	grep -q '^stress/trinity ' "$list" && trinity "$run/job"
+	kunit=kunit
+	has kunit || kunit=no-kunit
+	boot "$KERNEL" "$run/job" "$LOGS/console-$KERNEL.log" "$kunit"
+fi
+if [ -s "$stress_list" ] && [ "$KERNEL" != debug ]; then
+	grep -q '^stress/trinity ' "$stress_list" && trinity "$run/stress-job"
+	boot debug "$run/stress-job" "$LOGS/console-stress.log" no-kunit
 fi
 if has kunit && [ -z "$T" ]; then
 	# Every KUnit suite of ours must have reported at least one case.

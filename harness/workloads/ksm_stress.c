@@ -1,0 +1,1092 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ksm_stress - data integrity of KSM under everything the mm can do to
+ * merged pages at once.
+ *
+ * Workers hold pages whose content is a pure function of a 64-bit tag
+ * (tag 0 is all zeros); most tags come from a small pool shared by every
+ * worker, so many pages are identical across processes.  Each worker
+ * keeps the tag of every page it owns (its shadow) and, while ksmd runs,
+ * reads, writes and verifies its pages and applies random operations to
+ * them: madvise of every kind, mprotect, mremap (move, shrink and grow),
+ * munmap and remap, writes through /proc/self/mem, pins by vmsplice,
+ * userfaultfd write protection, fork (with children that verify, write
+ * and exit, some at once), execve, PR_SET_MEMORY_MERGE.  The driver (the
+ * parent) meanwhile flips run between 0, 1 and 2, changes every tunable,
+ * compacts memory, migrates workers between NUMA nodes, creates memory
+ * pressure and poisons merged pages of two victim processes (hard
+ * poison: every mapper gets SIGBUS; soft offline: nobody notices).
+ *
+ * Every mismatch is printed with worker, page, address and expected and
+ * actual checksums.  Output is TAP; the last lines report the counts.
+ *
+ * usage: ksm_stress [-t seconds] [-w workers] [-p pages-per-worker]
+ *        ksm_stress -x <merge-any>   (exec check, used internally)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mempolicy.h>
+#include <linux/userfaultfd.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ksm_util.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE	67
+#define PR_GET_MEMORY_MERGE	68
+#endif
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE	101
+#endif
+#define PM_UFFD_WP	(1ULL << 57)
+#define PM_PRESENT	(1ULL << 63)
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+
+#define SHARED_TAGS	64
+#define MAX_RUN		64
+
+static size_t psize;
+
+/* Operation counters; workers send theirs to the driver at the end. */
+enum op {
+	OP_VERIFY, OP_WRITE, OP_MERGEABLE, OP_UNMERGEABLE, OP_DONTNEED,
+	OP_FREE, OP_COLD, OP_PAGEOUT, OP_COLLAPSE, OP_HUGEPAGE, OP_MPROTECT,
+	OP_MREMAP_MOVE, OP_MREMAP_GROW, OP_REMAP, OP_PROCMEM, OP_VMSPLICE,
+	OP_UFFD_WP, OP_FORK, OP_FORK_EXIT, OP_EXEC, OP_PRCTL,
+	NR_WORKER_OPS,
+	DRV_RUN = NR_WORKER_OPS, DRV_TUNABLE, DRV_COMPACT, DRV_MIGRATE,
+	DRV_PRESSURE, DRV_POISON, DRV_SOFT_OFFLINE,
+	NR_OPS
+};
+
+static const char *const op_names[NR_OPS] = {
+	"verify", "write", "mergeable", "unmergeable", "dontneed", "free",
+	"cold", "pageout", "collapse", "hugepage", "mprotect", "mremap_move",
+	"mremap_grow", "munmap_remap", "proc_mem_write", "vmsplice_pin",
+	"uffd_wp", "fork", "fork_exit", "exec", "prctl_merge_any",
+	"run_flip", "tunable", "compact", "migrate", "pressure", "hwpoison",
+	"soft_offline",
+};
+
+struct stats {
+	unsigned long ops[NR_OPS];
+	unsigned long bytes_verified;
+	unsigned long errors;
+};
+
+static struct stats st;
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static void fill(char *p, uint64_t tag)
+{
+	uint64_t *w = (uint64_t *)p;
+	size_t i;
+
+	if (!tag) {
+		memset(p, 0, psize);
+		return;
+	}
+	for (i = 0; i < psize / 8; i++)
+		w[i] = mix(tag * 4099 + i);
+}
+
+static uint64_t checksum(const char *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < psize / 8; i++)
+		sum = mix(sum ^ w[i]);
+	return sum;
+}
+
+static uint64_t tag_checksum(uint64_t tag)
+{
+	static char *buf;
+
+	if (!buf)
+		buf = malloc(psize);
+	fill(buf, tag);
+	return checksum(buf);
+}
+
+#define now()	ksm_now()
+
+/* Write string @val to the file at @path; 0 or -1. */
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static long vmstat_read(const char *name)
+{
+	char line[128], key[64];
+	long v, found = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", key, &v) == 2 && !strcmp(key, name))
+			found = v;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static uint64_t pagemap_of(pid_t pid, void *addr)
+{
+	char path[64];
+	uint64_t ent = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), (uintptr_t)addr / psize * sizeof(ent)) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	return ent;
+}
+
+/*
+ * Workers
+ */
+
+struct worker {
+	int id;
+	char *base;		/* the region, moved by mremap */
+	size_t pages;
+	uint64_t *tag;		/* shadow: the tag of every page */
+	uint64_t next_unique;
+	bool merge_any;
+	int mem_fd;		/* /proc/self/mem */
+	pid_t kids[8];		/* children that exited without waiting */
+};
+
+static uint64_t new_tag(struct worker *w)
+{
+	if (rnd() % 8 == 0)
+		return 0;
+	if (rnd() % 2)
+		return 1 + rnd() % SHARED_TAGS;
+	return (uint64_t)(w->id + 1) << 40 | ++w->next_unique;
+}
+
+static bool verify_page(struct worker *w, size_t i, const char *what)
+{
+	char *p = w->base + i * psize;
+	uint64_t want = tag_checksum(w->tag[i]), got = checksum(p);
+
+	st.bytes_verified += psize;
+	if (want == got)
+		return true;
+	st.errors++;
+	printf("# INTEGRITY worker %d pid %d page %zu at %p after %s: tag %llx expected checksum %016llx actual %016llx\n",
+	       w->id, getpid(), i, p, what, (unsigned long long)w->tag[i],
+	       (unsigned long long)want, (unsigned long long)got);
+	fflush(stdout);
+	return false;
+}
+
+static void verify_range(struct worker *w, size_t first, size_t n, const char *what)
+{
+	size_t i;
+
+	for (i = first; i < first + n && i < w->pages; i++)
+		verify_page(w, i, what);
+}
+
+static void write_page(struct worker *w, size_t i)
+{
+	w->tag[i] = new_tag(w);
+	fill(w->base + i * psize, w->tag[i]);
+}
+
+/* A random run of pages inside the region. */
+static void pick_range(struct worker *w, size_t *first, size_t *n)
+{
+	*first = rnd() % w->pages;
+	*n = 1 + rnd() % MAX_RUN;
+	if (*first + *n > w->pages)
+		*n = w->pages - *first;
+}
+
+static void make_mergeable(struct worker *w, char *p, size_t n)
+{
+	if (madvise(p, n * psize, MADV_MERGEABLE) && errno != EAGAIN)
+		printf("# worker %d: MADV_MERGEABLE: %s\n", w->id, strerror(errno));
+}
+
+/* madvise advice on a random range, then what the advice means for the shadow. */
+static void op_madvise(struct worker *w, enum op op)
+{
+	static const int advice[] = {
+		[OP_MERGEABLE] = MADV_MERGEABLE, [OP_UNMERGEABLE] = MADV_UNMERGEABLE,
+		[OP_DONTNEED] = MADV_DONTNEED, [OP_FREE] = MADV_FREE,
+		[OP_COLD] = MADV_COLD, [OP_PAGEOUT] = MADV_PAGEOUT,
+		[OP_COLLAPSE] = MADV_COLLAPSE, [OP_HUGEPAGE] = MADV_HUGEPAGE,
+	};
+	size_t first, n, i;
+	char *p;
+
+	pick_range(w, &first, &n);
+	if (op == OP_COLLAPSE || op == OP_HUGEPAGE) {
+		/* Whole 2 MiB blocks inside the region. */
+		size_t per = (2UL << 20) / psize;
+
+		first = first / per * per;
+		n = per;
+		if (first + n > w->pages)
+			return;
+	}
+	p = w->base + first * psize;
+	if (op == OP_HUGEPAGE && rnd() % 2) {
+		madvise(p, n * psize, MADV_NOHUGEPAGE);
+	} else if (madvise(p, n * psize, advice[op]) && op != OP_COLLAPSE) {
+		printf("# worker %d: madvise %s: %s\n", w->id, op_names[op], strerror(errno));
+	}
+	st.ops[op]++;
+	if (op == OP_DONTNEED) {
+		for (i = first; i < first + n; i++)
+			w->tag[i] = 0;
+	} else if (op == OP_FREE) {
+		/* Lazily freed pages are either kept or zero: write them now. */
+		for (i = first; i < first + n; i++)
+			write_page(w, i);
+	}
+	verify_range(w, first, n, op_names[op]);
+}
+
+static void op_mprotect(struct worker *w)
+{
+	size_t first, n;
+	char *p;
+
+	pick_range(w, &first, &n);
+	p = w->base + first * psize;
+	mprotect(p, n * psize, PROT_NONE);
+	usleep(rnd() % 2000);
+	mprotect(p, n * psize, PROT_READ | PROT_WRITE);
+	st.ops[OP_MPROTECT]++;
+	verify_range(w, first, n, "mprotect");
+}
+
+/* Move the whole region to a new place. */
+static void op_mremap_move(struct worker *w)
+{
+	size_t len = w->pages * psize;
+	char *to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p;
+
+	if (to == MAP_FAILED)
+		return;
+	p = mremap(w->base, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	if (p == MAP_FAILED) {
+		/* The region spans several VMAs (flags differ): fine. */
+		munmap(to, len);
+		return;
+	}
+	w->base = p;
+	st.ops[OP_MREMAP_MOVE]++;
+	verify_range(w, rnd() % w->pages, MAX_RUN, "mremap move");
+}
+
+/* Shrink the region by a few pages and grow it back. */
+static void op_mremap_grow(struct worker *w)
+{
+	size_t k = 1 + rnd() % MAX_RUN, keep = w->pages - k, i;
+	size_t len = w->pages * psize;
+	char *p;
+
+	if (mremap(w->base, len, keep * psize, 0) == MAP_FAILED)
+		return;
+	p = mremap(w->base, keep * psize, len, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED) {
+		/* Several VMAs cannot grow: map the tail again instead. */
+		p = mmap(w->base + keep * psize, k * psize, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (p == MAP_FAILED) {
+			printf("# worker %d: lost its tail: %s\n", w->id, strerror(errno));
+			exit(3);
+		}
+		p = w->base;
+	}
+	w->base = p;
+	for (i = keep; i < w->pages; i++)
+		w->tag[i] = 0;
+	make_mergeable(w, w->base + keep * psize, k);
+	st.ops[OP_MREMAP_GROW]++;
+	verify_range(w, keep ? keep - 1 : 0, k + 1, "mremap grow");
+}
+
+static void op_remap(struct worker *w)
+{
+	size_t first, n, i;
+	char *p;
+
+	pick_range(w, &first, &n);
+	p = w->base + first * psize;
+	munmap(p, n * psize);
+	if (mmap(p, n * psize, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		printf("# worker %d: remap: %s\n", w->id, strerror(errno));
+		exit(3);
+	}
+	for (i = first; i < first + n; i++)
+		w->tag[i] = rnd() % 2 ? 0 : new_tag(w);
+	for (i = first; i < first + n; i++)
+		if (w->tag[i])
+			fill(w->base + i * psize, w->tag[i]);
+	make_mergeable(w, p, n);
+	st.ops[OP_REMAP]++;
+	verify_range(w, first, n, "munmap+mmap");
+}
+
+/* Write a page through /proc/self/mem, as a debugger would. */
+static void op_procmem(struct worker *w)
+{
+	size_t i = rnd() % w->pages;
+	uint64_t tag = new_tag(w);
+	char *buf = malloc(psize);
+
+	fill(buf, tag);
+	if (pwrite(w->mem_fd, buf, psize, (uintptr_t)(w->base + i * psize)) == (ssize_t)psize)
+		w->tag[i] = tag;
+	free(buf);
+	st.ops[OP_PROCMEM]++;
+	verify_page(w, i, "/proc/self/mem write");
+}
+
+/* The KSM flag of the page mapped at @addr, from /proc/kpageflags. */
+static bool page_is_ksm(uint64_t pfn)
+{
+	uint64_t flags = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	if (pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) != sizeof(flags))
+		flags = 0;
+	close(fd);
+	return flags & (1ULL << 21);	/* KPF_KSM */
+}
+
+/*
+ * Pin a page into a pipe and keep it there while ksmd runs; then write
+ * it.  A page pinned while it was private must never be replaced, so the
+ * pipe sees the write.  (A page that was already merged when pinned is
+ * copied on write, as it should be: that case proves nothing.)
+ */
+static void op_vmsplice(struct worker *w)
+{
+	size_t i = rnd() % w->pages;
+	char *p = w->base + i * psize, *buf = malloc(psize);
+	struct iovec iov = { .iov_base = p, .iov_len = psize };
+	uint64_t before, after;
+	int fds[2];
+
+	if (pipe(fds))
+		return;
+	/* A duplicate content, so that ksmd would merge it if it could. */
+	w->tag[i] = 1 + rnd() % SHARED_TAGS;
+	fill(p, w->tag[i]);
+	before = pagemap_of(getpid(), p);
+	if (vmsplice(fds[1], &iov, 1, 0) == (ssize_t)psize) {
+		after = pagemap_of(getpid(), p);
+		if ((before & PM_PRESENT) && before == after &&
+		    !page_is_ksm(before & PM_PFN_MASK)) {
+			usleep(rnd() % 20000);
+			write_page(w, i);
+			if (read(fds[0], buf, psize) == (ssize_t)psize && memcmp(buf, p, psize)) {
+				st.errors++;
+				printf("# INTEGRITY worker %d page %zu at %p: pinned page was replaced (pipe %016llx, memory %016llx)\n",
+				       w->id, i, p, (unsigned long long)checksum(buf),
+				       (unsigned long long)checksum(p));
+			}
+			st.ops[OP_VMSPLICE]++;
+		}
+	}
+	close(fds[0]);
+	close(fds[1]);
+	free(buf);
+	verify_page(w, i, "vmsplice");
+}
+
+/*
+ * Write-protect a range with userfaultfd, let ksmd run over it, and check
+ * that every page still carries its uffd-wp bit.
+ */
+static void op_uffd_wp(struct worker *w)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect wp = { .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	size_t first, n, i;
+	int uffd;
+
+	pick_range(w, &first, &n);
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return;
+	verify_range(w, first, n, "uffd-wp setup");	/* every pte present */
+	reg.range.start = (uintptr_t)(w->base + first * psize);
+	reg.range.len = n * psize;
+	wp.range = reg.range;
+	if (ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg) ||
+	    ioctl(uffd, UFFDIO_WRITEPROTECT, &wp)) {
+		close(uffd);
+		return;
+	}
+	usleep(rnd() % 20000);
+	for (i = first; i < first + n; i++) {
+		uint64_t ent = pagemap_of(getpid(), w->base + i * psize);
+
+		if (ent && !(ent & PM_UFFD_WP)) {
+			st.errors++;
+			printf("# INTEGRITY worker %d page %zu lost its uffd-wp bit (pagemap %llx)\n",
+			       w->id, i, (unsigned long long)ent);
+		}
+	}
+	verify_range(w, first, n, "uffd-wp");
+	wp.mode = 0;
+	ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
+	ioctl(uffd, UFFDIO_UNREGISTER, &reg.range);
+	close(uffd);
+	st.ops[OP_UFFD_WP]++;
+}
+
+/* Reap children that were left to exit on their own. */
+static void reap_kids(struct worker *w, bool block)
+{
+	size_t k;
+	int status;
+
+	for (k = 0; k < sizeof(w->kids) / sizeof(w->kids[0]); k++) {
+		if (!w->kids[k] || waitpid(w->kids[k], &status, block ? 0 : WNOHANG) <= 0)
+			continue;
+		w->kids[k] = 0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			st.errors++;
+			printf("# worker %d: child failed (status %x)\n", w->id, status);
+		}
+	}
+}
+
+static void child_verify_all(struct worker *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->pages; i++)
+		if (!verify_page(w, i, "fork (child)"))
+			_exit(1);
+}
+
+/*
+ * A child checks the pages it inherited, writes some, checks again and
+ * exits; with @at_once it exits at once, perhaps while ksmd holds its mm.
+ */
+static void op_fork(struct worker *w, bool at_once)
+{
+	pid_t pid = fork();
+	size_t k;
+
+	if (pid < 0)
+		return;
+	if (!pid) {
+		if (at_once)
+			_exit(0);
+		st.errors = 0;
+		child_verify_all(w);
+		for (k = 0; k < 16; k++)
+			write_page(w, rnd() % w->pages);
+		usleep(rnd() % 50000);
+		child_verify_all(w);
+		_exit(st.errors ? 1 : 0);
+	}
+	st.ops[at_once ? OP_FORK_EXIT : OP_FORK]++;
+	if (!at_once) {
+		int status;
+
+		waitpid(pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			st.errors++;
+			printf("# worker %d: forked child found bad data (status %x)\n",
+			       w->id, status);
+		}
+		return;
+	}
+	reap_kids(w, false);
+	for (k = 0; k < sizeof(w->kids) / sizeof(w->kids[0]); k++)
+		if (!w->kids[k]) {
+			w->kids[k] = pid;
+			return;
+		}
+	waitpid(pid, NULL, 0);
+}
+
+/* A child execs this program; merge-any must survive the execve. */
+static void op_exec(struct worker *w)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return;
+	if (!pid) {
+		execl("/proc/self/exe", "ksm_stress", "-x", w->merge_any ? "1" : "0", NULL);
+		_exit(2);
+	}
+	waitpid(pid, &status, 0);
+	st.ops[OP_EXEC]++;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		st.errors++;
+		printf("# worker %d: exec check failed (status %x)\n", w->id, status);
+	}
+}
+
+static void op_prctl(struct worker *w)
+{
+	w->merge_any = !w->merge_any;
+	if (prctl(PR_SET_MEMORY_MERGE, w->merge_any, 0, 0, 0)) {
+		w->merge_any = !w->merge_any;
+		return;
+	}
+	/* Leaving merge-any unmerges and unmarks everything: mark again. */
+	if (!w->merge_any)
+		make_mergeable(w, w->base, w->pages);
+	st.ops[OP_PRCTL]++;
+	verify_range(w, 0, w->pages, "PR_SET_MEMORY_MERGE");
+}
+
+static void worker_step(struct worker *w)
+{
+	unsigned int r = rnd() % 1000;
+	size_t first, n, i;
+
+	if (r < 450) {
+		pick_range(w, &first, &n);
+		verify_range(w, first, n, "read");
+		st.ops[OP_VERIFY]++;
+	} else if (r < 750) {
+		pick_range(w, &first, &n);
+		for (i = first; i < first + n; i++)
+			write_page(w, i);
+		st.ops[OP_WRITE]++;
+	} else if (r < 860) {
+		op_madvise(w, OP_MERGEABLE + rnd() % (OP_HUGEPAGE - OP_MERGEABLE + 1));
+	} else if (r < 875) {
+		op_mprotect(w);
+	} else if (r < 885) {
+		op_mremap_move(w);
+	} else if (r < 895) {
+		op_mremap_grow(w);
+	} else if (r < 910) {
+		op_remap(w);
+	} else if (r < 930) {
+		op_procmem(w);
+	} else if (r < 945) {
+		op_vmsplice(w);
+	} else if (r < 960) {
+		op_uffd_wp(w);
+	} else if (r < 975) {
+		op_fork(w, false);
+	} else if (r < 990) {
+		op_fork(w, true);
+	} else if (r < 995) {
+		op_exec(w);
+	} else {
+		op_prctl(w);
+	}
+}
+
+static void worker_main(int id, size_t pages, double end, int out_fd)
+{
+	struct worker w = { .id = id, .pages = pages };
+	size_t i;
+
+	rng_state = 0x9e3779b97f4a7c15ULL * (id + 1) ^ (uint64_t)getpid();
+	w.base = mmap(NULL, pages * psize, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	w.tag = calloc(pages, sizeof(*w.tag));
+	w.mem_fd = open("/proc/self/mem", O_RDWR);
+	if (w.base == MAP_FAILED || !w.tag || w.mem_fd < 0)
+		exit(3);
+	for (i = 0; i < pages; i++)
+		write_page(&w, i);
+	make_mergeable(&w, w.base, pages);
+	while (now() < end)
+		worker_step(&w);
+	reap_kids(&w, true);
+	verify_range(&w, 0, pages, "the end");
+	if (write(out_fd, &st, sizeof(st)) != sizeof(st))
+		exit(3);
+	exit(0);
+}
+
+/*
+ * The driver
+ */
+
+static const char *const tunables[] = {
+	"pages_to_scan", "sleep_millisecs", "smart_scan", "use_zero_pages",
+	"max_page_sharing", "merge_across_nodes", "stable_node_chains_prune_millisecs",
+	"advisor_mode",
+};
+
+static void drv_tunable(void)
+{
+	const char *name = tunables[rnd() % (sizeof(tunables) / sizeof(tunables[0]))];
+	char path[128], val[32];
+	int fd;
+
+	if (!strcmp(name, "pages_to_scan"))
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)(1 + rnd() % 5000));
+	else if (!strcmp(name, "sleep_millisecs"))
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)(rnd() % 30));
+	else if (!strcmp(name, "max_page_sharing"))
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)(2 + rnd() % 600));
+	else if (!strcmp(name, "stable_node_chains_prune_millisecs"))
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)(rnd() % 3000));
+	else if (!strcmp(name, "advisor_mode"))
+		snprintf(val, sizeof(val), "%s", rnd() % 4 ? "none" : "scan-time");
+	else
+		snprintf(val, sizeof(val), "%d", (int)(rnd() % 2));
+	snprintf(path, sizeof(path), KSM "%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return;
+	/* EBUSY (pages merged) and EINVAL (advisor owns pages_to_scan) are fine. */
+	if (write(fd, val, strlen(val)) < 0 && errno != EBUSY && errno != EINVAL)
+		printf("# write %s=%s: %s\n", name, val, strerror(errno));
+	close(fd);
+	st.ops[DRV_TUNABLE]++;
+}
+
+static void drv_run(void)
+{
+	unsigned int r = rnd() % 10;
+
+	ksm_write("run", r < 7 ? 1 : r < 9 ? 0 : 2);
+	st.ops[DRV_RUN]++;
+}
+
+static void drv_migrate(pid_t *workers, int nr)
+{
+	unsigned long from = 1, to = 2;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		return;
+	if (rnd() % 2) {
+		from = 2;
+		to = 1;
+	}
+	if (syscall(__NR_migrate_pages, workers[rnd() % nr], 8 * sizeof(long), &from, &to) >= 0)
+		st.ops[DRV_MIGRATE]++;
+}
+
+#define CGROUP	"/sys/fs/cgroup/"
+#define STRESS_CG	CGROUP "ksm_stress/"
+
+/* Put the workers in a memory cgroup of their own, for drv_pressure(). */
+static bool cgroup_setup(pid_t *workers, int nr)
+{
+	char pid[16];
+	int w;
+
+	mkdir(CGROUP, 0755);
+	mount("none", CGROUP, "cgroup2", 0, NULL);
+	write_str(CGROUP "cgroup.subtree_control", "+memory");
+	if (mkdir(STRESS_CG, 0755) && errno != EEXIST)
+		return false;
+	for (w = 0; w < nr; w++) {
+		snprintf(pid, sizeof(pid), "%d", workers[w]);
+		if (write_str(STRESS_CG "cgroup.procs", pid))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Squeeze the workers to half their memory for a second: reclaim swaps
+ * their pages, merged or not, out to zram.
+ */
+static void drv_pressure(size_t bytes)
+{
+	char high[32];
+
+	snprintf(high, sizeof(high), "%zu", bytes / 2);
+	if (write_str(STRESS_CG "memory.high", high))
+		return;
+	sleep(1);
+	write_str(STRESS_CG "memory.high", "max");
+	st.ops[DRV_PRESSURE]++;
+}
+
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Read one byte; true if that raised SIGBUS. */
+static bool touch_faults(volatile char *p)
+{
+	if (sigsetjmp(bus_jmp, 1))
+		return true;
+	(void)*p;
+	return false;
+}
+
+/*
+ * A victim holds VICTIM_PAGES pages with tags base + j and obeys the
+ * driver: 'p' hard-poisons page 0, 's' soft-offlines page 1, 'c' checks:
+ * answers a byte with bit 0 set if page 0 faults, bit 1 if another page
+ * is wrong.
+ */
+#define VICTIM_PAGES	4
+
+static void victim_main(uint64_t base, int cmd_fd, int ans_fd, char **where)
+{
+	char *p = mmap(NULL, VICTIM_PAGES * psize, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char cmd, ans;
+	int j;
+
+	signal(SIGBUS, on_sigbus);
+	for (j = 0; j < VICTIM_PAGES; j++)
+		fill(p + j * psize, base + j);
+	madvise(p, VICTIM_PAGES * psize, MADV_NOHUGEPAGE);
+	madvise(p, VICTIM_PAGES * psize, MADV_MERGEABLE);
+	*where = p;
+	while (read(cmd_fd, &cmd, 1) == 1) {
+		ans = 0;
+		if (cmd == 'p') {
+			if (sigsetjmp(bus_jmp, 1) == 0)
+				madvise(p, psize, MADV_HWPOISON);
+		} else if (cmd == 's') {
+			madvise(p + psize, psize, MADV_SOFT_OFFLINE);
+		} else if (cmd == 'c') {
+			if (touch_faults(p))
+				ans |= 1;
+			for (j = 1; j < VICTIM_PAGES; j++)
+				if (touch_faults(p + j * psize) ||
+				    checksum(p + j * psize) != tag_checksum(base + j))
+					ans |= 2;
+		} else {
+			break;
+		}
+		if (write(ans_fd, &ans, 1) != 1)
+			break;
+	}
+	_exit(0);
+}
+
+struct victim {
+	pid_t pid;
+	int cmd, ans;
+};
+
+static char **victim_addr;	/* shared page: where each victim mapped */
+
+static bool victim_start(struct victim *v, int idx, uint64_t base)
+{
+	int c[2], a[2];
+
+	if (pipe(c) || pipe(a))
+		return false;
+	v->pid = fork();
+	if (!v->pid) {
+		close(c[1]);
+		close(a[0]);
+		victim_main(base, c[0], a[1], &victim_addr[idx]);
+	}
+	close(c[0]);
+	close(a[1]);
+	v->cmd = c[1];
+	v->ans = a[0];
+	return v->pid > 0;
+}
+
+static int victim_do(struct victim *v, char cmd)
+{
+	char ans = -1;
+
+	if (write(v->cmd, &cmd, 1) != 1 || read(v->ans, &ans, 1) != 1)
+		return -1;
+	return ans;
+}
+
+static void victim_stop(struct victim *v)
+{
+	close(v->cmd);
+	close(v->ans);
+	waitpid(v->pid, NULL, 0);
+}
+
+/*
+ * Two victims with equal contents; once ksmd merged page 0 (and page 1),
+ * victim A hard-poisons page 0 and soft-offlines page 1.  Both must get
+ * SIGBUS on page 0 and see their other pages intact.
+ */
+static void drv_poison(void)
+{
+	static uint64_t round;
+	uint64_t base = 0x5eed000000ULL + (++round << 8);
+	struct victim a, b;
+	uint64_t pa = 0, pb = 0;
+	double deadline = now() + 20;
+	int ra, rb;
+
+	if (!victim_start(&a, 0, base) || !victim_start(&b, 1, base))
+		return;
+	ksm_write("run", 1);
+	while (now() < deadline) {
+		usleep(50000);
+		if (!victim_addr[0] || !victim_addr[1])
+			continue;
+		pa = pagemap_of(a.pid, victim_addr[0]);
+		pb = pagemap_of(b.pid, victim_addr[1]);
+		if ((pa & PM_PRESENT) && (pa & PM_PFN_MASK) == (pb & PM_PFN_MASK))
+			break;
+	}
+	if ((pa & PM_PFN_MASK) != (pb & PM_PFN_MASK) || !(pa & PM_PRESENT)) {
+		/* Not merged in time (run=0 or advisor): try another round. */
+		victim_stop(&a);
+		victim_stop(&b);
+		victim_addr[0] = victim_addr[1] = NULL;
+		return;
+	}
+	victim_do(&a, 'p');
+	victim_do(&a, 's');
+	ra = victim_do(&a, 'c');
+	rb = victim_do(&b, 'c');
+	st.ops[DRV_POISON]++;
+	st.ops[DRV_SOFT_OFFLINE]++;
+	printf("# driver: poisoned KSM page %llx\n", (unsigned long long)(pa & PM_PFN_MASK));
+	if (ra != 1 || rb != 1) {
+		st.errors++;
+		printf("# INTEGRITY poisoned KSM page %llx: victim answers %d %d, want 1 1 (page 0 SIGBUS, others intact)\n",
+		       (unsigned long long)(pa & PM_PFN_MASK), ra, rb);
+	}
+	victim_stop(&a);
+	victim_stop(&b);
+	victim_addr[0] = victim_addr[1] = NULL;
+}
+
+static void driver_step(pid_t *workers, int nr, bool cg, size_t bytes,
+			double *next_slow)
+{
+	unsigned int r = rnd() % 100;
+
+	if (r < 30) {
+		drv_run();
+	} else if (r < 75) {
+		drv_tunable();
+	} else if (r < 85) {
+		if (!write_str("/proc/sys/vm/compact_memory", "1"))
+			st.ops[DRV_COMPACT]++;
+	} else {
+		drv_migrate(workers, nr);
+	}
+	if (now() > *next_slow) {
+		drv_poison();
+		if (cg)
+			drv_pressure(bytes);
+		*next_slow = now() + 15;
+	}
+	/* Mostly keep ksmd merging. */
+	if (rnd() % 3 == 0)
+		ksm_write("run", 1);
+	usleep(50000 + rnd() % 200000);
+}
+
+/* Active objects of every slab cache whose name starts with "ksm". */
+static long ksm_slab_objects(char *report, size_t len)
+{
+	char line[512], name[64];
+	long active, total = 0;
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	report[0] = '\0';
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %ld", name, &active) != 2 || strncmp(name, "ksm", 3))
+			continue;
+		total += active;
+		snprintf(report + strlen(report), len - strlen(report), " %s=%ld", name, active);
+	}
+	fclose(f);
+	return total;
+}
+
+static bool kmemleak_clean(void)
+{
+	char line[256];
+	bool clean = true;
+	FILE *f;
+
+	if (write_str("/sys/kernel/debug/kmemleak", "scan"))
+		return true;	/* no kmemleak in this kernel */
+	f = fopen("/sys/kernel/debug/kmemleak", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strstr(line, "unreferenced object"))
+			clean = false;
+		if (!clean)
+			printf("# %s", line);
+	}
+	if (f)
+		fclose(f);
+	return clean;
+}
+
+static int exec_check(const char *want)
+{
+	int merge_any = prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0);
+	char *p = mmap(NULL, 16 * psize, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || merge_any != atoi(want))
+		return 1;
+	memset(p, 0x5a, 16 * psize);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int seconds = 120, nr = 4, opt, fds[2], w, failed = 0;
+	size_t pages = 1024;
+	double end, next_slow;
+	pid_t workers[16];
+	struct stats total = { 0 };
+	char slabs[512];
+	bool cg;
+	long objs;
+
+	psize = sysconf(_SC_PAGESIZE);
+	while ((opt = getopt(argc, argv, "t:w:p:x:")) != -1) {
+		if (opt == 't')
+			seconds = atoi(optarg);
+		else if (opt == 'w')
+			nr = atoi(optarg) > 16 ? 16 : atoi(optarg);
+		else if (opt == 'p')
+			pages = atol(optarg);
+		else if (opt == 'x')
+			return exec_check(optarg);
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("TAP version 13\n1..3\n");
+	printf("# %d workers x %zu pages, %d s\n", nr, pages, seconds);
+	victim_addr = mmap(NULL, psize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	rng_state = 0x2545f4914f6cdd1dULL ^ (uint64_t)time(NULL);
+	ksm_write("run", 2);
+	ksm_write("pages_to_scan", 1000);
+	ksm_write("sleep_millisecs", 0);
+	ksm_write("run", 1);
+	if (pipe(fds))
+		return 1;
+	end = now() + seconds;
+	next_slow = now() + 5;
+	for (w = 0; w < nr; w++) {
+		workers[w] = fork();
+		if (!workers[w])
+			worker_main(w, pages, end, fds[1]);
+	}
+	cg = cgroup_setup(workers, nr);
+	if (!cg)
+		printf("# no memory cgroup: no memory pressure\n");
+	while (now() < end)
+		driver_step(workers, nr, cg, nr * pages * psize, &next_slow);
+	for (w = 0; w < nr; w++) {
+		struct stats s;
+		int status;
+
+		waitpid(workers[w], &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) ||
+		    read(fds[0], &s, sizeof(s)) != sizeof(s)) {
+			printf("# worker %d ended badly (status %x)\n", w, status);
+			failed++;
+			continue;
+		}
+		for (int i = 0; i < NR_OPS; i++)
+			total.ops[i] += s.ops[i];
+		total.bytes_verified += s.bytes_verified;
+		total.errors += s.errors;
+	}
+	for (int i = 0; i < NR_OPS; i++)
+		total.ops[i] += st.ops[i];
+	total.errors += st.errors;
+
+	printf("# ops:");
+	for (int i = 0; i < NR_OPS; i++)
+		printf(" %s=%lu", op_names[i], total.ops[i]);
+	printf("\n# verified %lu bytes, %lu integrity errors, full_scans %ld, cow_ksm %ld\n",
+	       total.bytes_verified, total.errors, ksm_read("full_scans"),
+	       vmstat_read("cow_ksm"));
+	printf("%s 1 no integrity errors\n", !total.errors && !failed ? "ok" : "not ok");
+
+	/* Nothing may remain once everything is unmerged and gone. */
+	ksm_write("run", 2);
+	for (int i = 0; i < 50 && (objs = ksm_slab_objects(slabs, sizeof(slabs))) > 0; i++)
+		usleep(100000);
+	printf("# engine slab objects after run=2:%s\n", slabs);
+	printf("%s 2 engine slab caches empty after run=2\n", objs <= 0 ? "ok" : "not ok");
+	printf("%s 3 kmemleak finds nothing\n", kmemleak_clean() ? "ok" : "not ok");
+	write_str(KSM "advisor_mode", "none");
+	ksm_write("run", 0);
+	ksm_write("merge_across_nodes", 1);
+	ksm_write("max_page_sharing", 256);
+	ksm_write("pages_to_scan", 100);
+	ksm_write("sleep_millisecs", 20);
+	ksm_write("use_zero_pages", 0);
+	ksm_write("smart_scan", 1);
+	ksm_write("stable_node_chains_prune_millisecs", 2000);
+	return 0;
+}
