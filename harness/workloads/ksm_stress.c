@@ -936,9 +936,16 @@ static void driver_step(pid_t *workers, int nr, bool cg, size_t bytes,
 		drv_migrate(workers, nr);
 	}
 	if (now() > *next_slow) {
+		printf("# driver: poisoning round\n");
 		drv_poison();
-		if (cg)
+		if (cg) {
+			printf("# driver: memory pressure\n");
 			drv_pressure(bytes);
+		}
+		printf("# driver: run %lu tunable %lu compact %lu migrate %lu poison %lu pressure %lu, full_scans %ld\n",
+		       st.ops[DRV_RUN], st.ops[DRV_TUNABLE], st.ops[DRV_COMPACT],
+		       st.ops[DRV_MIGRATE], st.ops[DRV_POISON], st.ops[DRV_PRESSURE],
+		       ksm_read("full_scans"));
 		*next_slow = now() + 15;
 	}
 	/* Mostly keep ksmd merging. */
@@ -1044,6 +1051,7 @@ int main(int argc, char **argv)
 		printf("# no memory cgroup: no memory pressure\n");
 	while (now() < end)
 		driver_step(workers, nr, cg, nr * pages * psize, &next_slow);
+	printf("# driver: done, waiting for the workers\n");
 	for (w = 0; w < nr; w++) {
 		struct stats s;
 		int status;
