@@ -219,6 +219,12 @@ static void madvise_one(uint64_t *s)
 	len = rnd(s) % 4 ? sl->len - off : rnd(s);
 	if (rnd(s) % 4)
 		off &= ~(psize - 1);
+	/*
+	 * Only KSM's advice may run past the slot (over the process's own
+	 * stacks and heap); any other would destroy them.
+	 */
+	if (advice != MADV_MERGEABLE && advice != MADV_UNMERGEABLE && len > sl->len - off)
+		len = sl->len - off;
 	if (madvise(sl->addr + off, len, advice))
 		(void)errno;
 	pthread_mutex_unlock(&sl->lock);

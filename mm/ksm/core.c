@@ -232,18 +232,20 @@ static void ksm_slot_free(struct ksm_slot *slot)
  * ksm_slot_reap() - free the slot of an mm that exited
  * @slot: the slot, not at the cursor
  *
- * Its entries are dropped first; if some KSM folio is busy the slot stays
- * in the ring for the next pass to try again.
+ * Its entries are dropped first; if some KSM folio is busy (being freed
+ * by the exit itself, say) the slot stays in the ring to be tried again.
  *
  * Context: ksmd, ksm_mutex held.
+ * Return: true if the slot is freed.
  */
-void ksm_slot_reap(struct ksm_slot *slot)
+bool ksm_slot_reap(struct ksm_slot *slot)
 {
 	lockdep_assert_held(&ksm_mutex);
 	if (!ksm_slot_clear(slot))
-		return;
+		return false;
 	ksm_slot_unlink(slot);
 	ksm_slot_free(slot);
+	return true;
 }
 
 /* A new slot for @mm, holding an mmgrab() reference and an id. */
@@ -364,28 +366,35 @@ void __ksm_exit(struct mm_struct *mm)
 	trace_ksm_exit(mm);
 }
 
-/* Reap the slots that exits left behind. */
-static void ksm_reap_exited(void)
+/* How soon ksmd tries again a slot it could not reap. */
+#define KSM_REAP_RETRY_MS	100
+
+/*
+ * Reap the slots that exits left behind, when an exit asked for it or
+ * when @again (the last reap left some).  Returns true if some exited
+ * slot is still there, to be tried again in KSM_REAP_RETRY_MS.
+ */
+static bool ksm_reap_exited(bool again)
 {
 	struct ksm_slot *slot, *next;
+	bool left = false;
 
 	lockdep_assert_held(&ksm_mutex);
-	if (!atomic_xchg(&ksm_exits_pending, 0))
-		return;
+	if (!atomic_xchg(&ksm_exits_pending, 0) && !again)
+		return false;
 	spin_lock(&ksm_slots_lock);
 	for (slot = ksm_ring_next(NULL); slot; slot = next) {
 		next = ksm_ring_next(slot);
 		if (atomic_read(&slot->mm->mm_users))
 			continue;
 		spin_unlock(&ksm_slots_lock);
-		if (slot == ksm_cursor)
-			ksm_reap_at_cursor(slot);
-		else
-			ksm_slot_reap(slot);
+		if (!(slot == ksm_cursor ? ksm_reap_at_cursor(slot) : ksm_slot_reap(slot)))
+			left = true;
 		cond_resched();
 		spin_lock(&ksm_slots_lock);
 	}
 	spin_unlock(&ksm_slots_lock);
+	return left;
 }
 
 /*
@@ -656,12 +665,14 @@ static bool ksm_should_scan(void)
 
 static int ksm_thread(void *unused)
 {
+	bool reap_again = false;
+
 	set_freezable();
 	set_user_nice(current, 5);
 
 	while (!kthread_should_stop()) {
 		mutex_lock(&ksm_mutex);
-		ksm_reap_exited();
+		reap_again = ksm_reap_exited(reap_again);
 		if (ksm_should_scan())
 			ksm_scan_batch(READ_ONCE(ksm_knobs.pages_to_scan));
 		mutex_unlock(&ksm_mutex);
@@ -674,6 +685,11 @@ static int ksm_thread(void *unused)
 						     ms != READ_ONCE(ksm_knobs.sleep_ms) ||
 						     kthread_should_stop(),
 						     msecs_to_jiffies(ms));
+		} else if (reap_again) {
+			wait_event_freezable_timeout(ksm_wait, ksm_should_scan() ||
+						     atomic_read(&ksm_exits_pending) ||
+						     kthread_should_stop(),
+						     msecs_to_jiffies(KSM_REAP_RETRY_MS));
 		} else {
 			wait_event_freezable(ksm_wait, ksm_should_scan() ||
 					     atomic_read(&ksm_exits_pending) ||

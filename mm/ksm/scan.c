@@ -990,14 +990,16 @@ unsigned long ksm_unshared(void)
  * pass ends with it.
  *
  * Context: ksmd, ksm_mutex held.
+ * Return: true if the slot is freed (see ksm_slot_reap()).
  */
-void ksm_reap_at_cursor(struct ksm_slot *slot)
+bool ksm_reap_at_cursor(struct ksm_slot *slot)
 {
 	bool last = !ksm_cursor_advance();
+	bool freed = ksm_slot_reap(slot);
 
-	ksm_slot_reap(slot);
 	if (last)
 		ksm_pass_end();
+	return freed;
 }
 
 /**
