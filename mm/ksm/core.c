@@ -42,6 +42,31 @@ atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
 
 /* Serialises ksmd's batches with sysfs writers; see "Locking" in internal.h. */
 DEFINE_MUTEX(ksm_mutex);
+/* Tasks waiting in ksm_mutex_lock(): ksmd ends its batch early for them. */
+static atomic_t ksm_mutex_waiters = ATOMIC_INIT(0);
+
+/**
+ * ksm_mutex_lock() - take ksm_mutex from outside ksmd
+ *
+ * A batch of ksmd's can be long (pages_to_scan has no upper limit); it
+ * ends at the next page table when someone waits here.
+ */
+void ksm_mutex_lock(void)
+{
+	atomic_inc(&ksm_mutex_waiters);
+	mutex_lock(&ksm_mutex);
+	atomic_dec(&ksm_mutex_waiters);
+}
+
+/**
+ * ksm_mutex_wanted() - tell ksmd whether to end its batch early
+ *
+ * Return: true if a task waits in ksm_mutex_lock().
+ */
+bool ksm_mutex_wanted(void)
+{
+	return atomic_read(&ksm_mutex_waiters);
+}
 
 /* ksmd waits here while it has nothing to do ... */
 DECLARE_WAIT_QUEUE_HEAD(ksm_wait);

@@ -331,6 +331,8 @@ extern wait_queue_head_t ksm_wait;
 extern wait_queue_head_t ksm_sleep_wait;
 
 /* core.c */
+void ksm_mutex_lock(void);
+bool ksm_mutex_wanted(void);
 struct mm_struct *ksm_slot_get_mm(unsigned int id, struct ksm_slot **slotp);
 struct ksm_slot *ksm_cursor_slot(unsigned long **pos);
 struct ksm_slot *ksm_cursor_restart(unsigned long **pos);

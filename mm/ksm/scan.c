@@ -888,9 +888,10 @@ static void ksm_budget_use(struct ksm_budget *bg, unsigned int pages, unsigned i
 	bg->visits -= min_t(unsigned long, visits, bg->visits);
 }
 
+/* Budget left, and nobody waiting for ksm_mutex (see ksm_mutex_lock()). */
 static bool ksm_budget_left(const struct ksm_budget *bg)
 {
-	return bg->pages && bg->visits;
+	return bg->pages && bg->visits && !ksm_mutex_wanted();
 }
 
 /*
@@ -1007,7 +1008,8 @@ bool ksm_reap_at_cursor(struct ksm_slot *slot)
  * @budget: pages_to_scan
  *
  * Pages that smart scan passes over do not count, but at most
- * KSM_VISITS_PER_PAGE * @budget pages are visited.
+ * KSM_VISITS_PER_PAGE * @budget pages are visited.  The batch ends early,
+ * at the next page table, when a task waits for ksm_mutex.
  *
  * Context: ksmd, ksm_mutex held.
  */

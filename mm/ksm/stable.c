@@ -567,7 +567,7 @@ static int ksm_stable_memory_event(struct notifier_block *nb, unsigned long acti
 	if (action == MEM_OFFLINE) {
 		unsigned long range[2] = { mn->start_pfn, mn->start_pfn + mn->nr_pages };
 
-		mutex_lock(&ksm_mutex);
+		ksm_mutex_lock();
 		ksm_stable_walk(ksm_stable_drop_in_range, range);
 		mutex_unlock(&ksm_mutex);
 	}

@@ -256,7 +256,7 @@ static ssize_t ksm_sysfs_run_store(struct kobject *kobj, struct kobj_attribute *
 	if (kstrtouint(buf, 10, &v) || v > KSM_RUN_UNMERGE)
 		return -EINVAL;
 
-	mutex_lock(&ksm_mutex);
+	ksm_mutex_lock();
 	if (ksm_knobs.run != v) {
 		WRITE_ONCE(ksm_knobs.run, v);
 		if (v == KSM_RUN_UNMERGE) {
@@ -284,7 +284,7 @@ static int ksm_change_index_knob(int *field, int v)
 {
 	int err = 0;
 
-	mutex_lock(&ksm_mutex);
+	ksm_mutex_lock();
 	if (*field != v) {
 		if (READ_ONCE(ksm_stats.pages_shared) || !ksm_stable_forget_all())
 			err = -EBUSY;
@@ -338,7 +338,7 @@ static ssize_t ksm_sysfs_across_store(struct kobject *kobj,
 		return err;
 	if (v > 1)
 		return -EINVAL;
-	mutex_lock(&ksm_mutex);
+	ksm_mutex_lock();
 	if (ksm_knobs.merge_across_nodes != v) {
 		if (READ_ONCE(ksm_stats.pages_shared) || !ksm_stable_forget_all()) {
 			err = -EBUSY;

@@ -447,6 +447,38 @@ static void test_smart_scan(void)
 }
 
 /*
+ * pages_to_scan has no upper limit, so one batch of ksmd's can go on for
+ * hours; a sysfs write that needs ksm_mutex must not wait for its end.
+ */
+static void test_long_batch(void)
+{
+	const size_t n = 256;
+	char *map = map_pages(n);
+	struct timespec t0, t1;
+	double secs;
+	size_t i;
+	bool ok;
+
+	madvise(map, n * psize, MADV_NOHUGEPAGE);
+	for (i = 0; i < n; i++)
+		fill(map + i * psize, 700000 + i);
+	ksm_fresh_start();
+	madvise(map, n * psize, MADV_MERGEABLE);
+	ksm_put("pages_to_scan", 4294967295L);
+	ksm_wait_scans(2);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok = !ksm_put("max_page_sharing", 256) && !ksm_put("run", 2);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ok = ok && secs < 10;
+	if (!ok)
+		ksft_print_msg("the writes took %.1f s\n", secs);
+	ksft_test_result(ok, "sysfs writes are not held up by a huge pages_to_scan\n");
+	munmap(map, n * psize);
+	ksm_stop();
+}
+
+/*
  * 256 MiB cannot be scanned within a second at advisor_min_pages_to_scan
  * pages every 20 ms: the advisor must raise pages_to_scan, but not past
  * its maximum.
@@ -492,7 +524,7 @@ int main(void)
 	if (geteuid())
 		ksft_exit_skip("must run as root\n");
 	psize = getpagesize();
-	ksft_set_plan(11);
+	ksft_set_plan(12);
 
 	test_exit_stopped();
 	test_exit_during_run2();
@@ -500,6 +532,7 @@ int main(void)
 	test_sharing_chains();
 	test_tracepoints();
 	test_smart_scan();
+	test_long_batch();
 	test_advisor();
 	ksft_finished();
 }
