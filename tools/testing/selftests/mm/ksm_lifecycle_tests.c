@@ -435,7 +435,11 @@ static void test_smart_scan(void)
 	sk0 = ksm_get("pages_skipped");
 	ksm_wait_scans(3);
 	sc = ksm_get("pages_scanned") - sc0;
-	off = ksm_get("pages_skipped") == sk0 && sc >= 3 * (long)n;
+	/*
+	 * Three passes ended between the reads, so two whole ones lie
+	 * between them; smart scan would examine about n / 3 in that time.
+	 */
+	off = ksm_get("pages_skipped") == sk0 && sc >= 2 * (long)n;
 	if (!off)
 		ksft_print_msg("smart_scan=0: scanned %ld, skipped %ld\n", sc,
 			       ksm_get("pages_skipped") - sk0);
