@@ -63,7 +63,9 @@
  * as well, because rmap_walk_ksm() walks it with only the folio lock.
  * ksm_slots_lock protects the ring of slots and the mm-to-slot hash.
  * Exit only ever tries ksm_mutex: an exiting task that finds it taken
- * leaves its slot for ksmd to reap instead of waiting.
+ * leaves its slot for ksmd to reap instead of waiting.  Everyone else but
+ * ksmd takes it through ksm_mutex_lock(), which makes ksmd end its batch
+ * at the next page table, so no writer waits for a long batch.
  */
 
 /**
