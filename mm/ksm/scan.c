@@ -29,6 +29,7 @@
 #include <linux/xxhash.h>
 #include <trace/events/ksm.h>
 
+#include "../internal.h"
 #include "internal.h"
 
 /**
@@ -351,68 +352,42 @@ static struct page *ksm_lookup_page(struct vm_area_struct *vma, unsigned long ad
 	return page;
 }
 
-/**
- * struct ksm_regrab - batch entries to reference again after a split
- * @b: the batch
- * @i: the next entry to look at
+/*
+ * After the split of entry @i's folio, reference again the pages of the
+ * entries after it that were given up for the split.  A batch never
+ * spans more than one PTE table, so one hold of that table's lock serves
+ * them all, instead of one lookup each.  Entries left without a page
+ * (their PTE changed meanwhile) are looked up on their own later.
  */
-struct ksm_regrab {
-	struct ksm_batch *b;
-	unsigned int i;
-};
-
-static int ksm_regrab_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
-			  struct mm_walk *walk)
+static void ksm_batch_regrab(struct ksm_batch *b, unsigned int i)
 {
-	struct ksm_regrab *r = walk->private;
-	struct ksm_batch *b = r->b;
-	pte_t *start, *ptep;
+	unsigned long first;
 	spinlock_t *ptl;	/* of the PTE table */
+	pte_t *table;
+	pmd_t *pmd;
 
-	/* A PMD-mapped THP holds no entry that was given up. */
-	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
-	if (!start)
-		return 0;
-	for (ptep = start; addr < end && r->i < b->nr; ptep++, addr += PAGE_SIZE) {
-		struct ksm_found *f;
+	if (++i >= b->nr)
+		return;
+	first = b->found[i].addr;
+	pmd = mm_find_pmd(b->mm, first);
+	/* Still PMD-mapped (the split failed): nothing to take again. */
+	table = pmd ? pte_offset_map_lock(b->mm, pmd, first, &ptl) : NULL;
+	if (!table)
+		return;
+	for (; i < b->nr; i++) {
+		struct ksm_found *f = &b->found[i];
+		pte_t pte = ptep_get(table + ((f->addr - first) >> PAGE_SHIFT));
 		struct page *page;
-		pte_t pte;
 
-		while (r->i < b->nr && b->found[r->i].addr < addr)
-			r->i++;
-		f = r->i < b->nr ? &b->found[r->i] : NULL;
-		if (!f || f->addr != addr || f->page || f->settled)
+		if (f->page || f->settled || !pte_present(pte))
 			continue;
-		pte = ptep_get(ptep);
-		if (!pte_present(pte))
-			continue;
-		page = vm_normal_page(walk->vma, addr, pte);
+		page = vm_normal_page(b->vma, f->addr, pte);
 		if (ksm_mergeable_page(page)) {
 			folio_get(page_folio(page));
 			f->page = page;
 		}
 	}
-	pte_unmap_unlock(start, ptl);
-	return 0;
-}
-
-static const struct mm_walk_ops ksm_regrab_ops = {
-	.pmd_entry = ksm_regrab_pmd,
-	.walk_lock = PGWALK_RDLOCK,
-};
-
-/*
- * After the split of entry @i's folio, reference again the pages of the
- * entries after it that were given up for the split, in one walk of the
- * table instead of one lookup each.  Entries left without a page are
- * looked up on their own later.
- */
-static void ksm_batch_regrab(struct ksm_batch *b, unsigned int i)
-{
-	struct ksm_regrab r = { .b = b, .i = i + 1 };
-
-	if (r.i < b->nr)
-		walk_page_range_vma(b->vma, b->found[r.i].addr, b->end, &ksm_regrab_ops, &r);
+	pte_unmap_unlock(table, ptl);
 }
 
 /*
