@@ -18,7 +18,7 @@ initrd=$job/initrd.cpio
 cat "$BUILD/guest/base.cpio" "$job/job.cpio" > "$initrd"
 
 append="console=ttyS0 numa=fake=2 panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 loglevel=7"
-append+=" kunit.enable=1 hung_task_timeout_secs=60 transparent_hugepage=madvise"
+append+=" kunit.enable=1 sysctl.kernel.hung_task_timeout_secs=60 transparent_hugepage=madvise"
 [ "$flavour" = debug ] && append+=" panic_on_warn=1 kmemleak=on"
 [ "${SHELL_AFTER:-0}" = 1 ] && append+=" harness.shell=1"
 

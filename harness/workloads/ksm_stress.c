@@ -316,24 +316,40 @@ static void op_mprotect(struct worker *w)
 	verify_range(w, first, n, "mprotect");
 }
 
-/* Move the whole region to a new place. */
+/*
+ * Move the whole region to a new place; if it spans several VMAs (their
+ * flags differ), move a run of pages away and back again instead.
+ */
 static void op_mremap_move(struct worker *w)
 {
-	size_t len = w->pages * psize;
+	size_t len = w->pages * psize, first, n;
 	char *to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char *p;
+	char *p, *from;
 
 	if (to == MAP_FAILED)
 		return;
 	p = mremap(w->base, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	if (p != MAP_FAILED) {
+		w->base = p;
+		st.ops[OP_MREMAP_MOVE]++;
+		verify_range(w, rnd() % w->pages, MAX_RUN, "mremap move");
+		return;
+	}
+	pick_range(w, &first, &n);
+	from = w->base + first * psize;
+	p = mremap(from, n * psize, n * psize, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 	if (p == MAP_FAILED) {
-		/* The region spans several VMAs (flags differ): fine. */
+		/* The run crosses a VMA boundary. */
 		munmap(to, len);
 		return;
 	}
-	w->base = p;
+	if (mremap(p, n * psize, n * psize, MREMAP_MAYMOVE | MREMAP_FIXED, from) != from) {
+		printf("# worker %d: cannot move pages back: %s\n", w->id, strerror(errno));
+		exit(3);
+	}
+	munmap(to, len);
 	st.ops[OP_MREMAP_MOVE]++;
-	verify_range(w, rnd() % w->pages, MAX_RUN, "mremap move");
+	verify_range(w, first, n, "mremap move and back");
 }
 
 /* Shrink the region by a few pages and grow it back. */
@@ -402,25 +418,11 @@ static void op_procmem(struct worker *w)
 	verify_page(w, i, "/proc/self/mem write");
 }
 
-/* The KSM flag of the page mapped at @addr, from /proc/kpageflags. */
-static bool page_is_ksm(uint64_t pfn)
-{
-	uint64_t flags = 0;
-	int fd = open("/proc/kpageflags", O_RDONLY);
-
-	if (fd < 0)
-		return false;
-	if (pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) != sizeof(flags))
-		flags = 0;
-	close(fd);
-	return flags & (1ULL << 21);	/* KPF_KSM */
-}
-
 /*
- * Pin a page into a pipe and keep it there while ksmd runs; then write
- * it.  A page pinned while it was private must never be replaced, so the
- * pipe sees the write.  (A page that was already merged when pinned is
- * copied on write, as it should be: that case proves nothing.)
+ * Pin a page into a pipe while its content is unique (so that it cannot
+ * have been merged before the pin), then give it a content that other
+ * pages share and let ksmd run: a pinned page must never be replaced, so
+ * a last write must reach the page the pipe holds.
  */
 static void op_vmsplice(struct worker *w)
 {
@@ -432,14 +434,14 @@ static void op_vmsplice(struct worker *w)
 
 	if (pipe(fds))
 		return;
-	/* A duplicate content, so that ksmd would merge it if it could. */
-	w->tag[i] = 1 + rnd() % SHARED_TAGS;
+	w->tag[i] = (uint64_t)(w->id + 1) << 40 | ++w->next_unique;
 	fill(p, w->tag[i]);
 	before = pagemap_of(getpid(), p);
 	if (vmsplice(fds[1], &iov, 1, 0) == (ssize_t)psize) {
 		after = pagemap_of(getpid(), p);
-		if ((before & PM_PRESENT) && before == after &&
-		    !page_is_ksm(before & PM_PFN_MASK)) {
+		if ((before & PM_PRESENT) && before == after) {
+			w->tag[i] = 1 + rnd() % SHARED_TAGS;
+			fill(p, w->tag[i]);
 			usleep(rnd() % 20000);
 			write_page(w, i);
 			if (read(fds[0], buf, psize) == (ssize_t)psize && memcmp(buf, p, psize)) {
@@ -863,8 +865,16 @@ static int victim_do(struct victim *v, char cmd)
 	return ans;
 }
 
+/*
+ * Tell the victim to quit rather than wait for its end of the pipe to
+ * close: the other victim inherited a copy of that write end.
+ */
 static void victim_stop(struct victim *v)
 {
+	char quit = 'q';
+
+	if (write(v->cmd, &quit, 1) != 1)
+		kill(v->pid, SIGKILL);
 	close(v->cmd);
 	close(v->ans);
 	waitpid(v->pid, NULL, 0);
@@ -954,12 +964,26 @@ static void driver_step(pid_t *workers, int nr, bool cg, size_t bytes,
 	usleep(50000 + rnd() % 200000);
 }
 
-/* Active objects of every slab cache whose name starts with "ksm". */
+/*
+ * Active objects of every slab cache whose name starts with "ksm".  Each
+ * cache is shrunk first: slabinfo counts the free objects of per-cpu
+ * slabs as active until they are flushed.
+ */
 static long ksm_slab_objects(char *report, size_t len)
 {
-	char line[512], name[64];
+	char line[512], name[64], path[128];
 	long active, total = 0;
 	FILE *f = fopen("/proc/slabinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s", name) != 1 || strncmp(name, "ksm", 3))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", name);
+		write_str(path, "1");
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/slabinfo", "r");
 
 	report[0] = '\0';
 	if (!f)
@@ -1081,6 +1105,7 @@ int main(int argc, char **argv)
 	printf("%s 1 no integrity errors\n", !total.errors && !failed ? "ok" : "not ok");
 
 	/* Nothing may remain once everything is unmerged and gone. */
+	ksm_write("run", 0);
 	ksm_write("run", 2);
 	for (int i = 0; i < 50 && (objs = ksm_slab_objects(slabs, sizeof(slabs))) > 0; i++)
 		usleep(100000);
