@@ -139,6 +139,7 @@ static void ksm_set_value(struct ksm_slot *slot, unsigned long vpn, u64 v, bool 
 bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn)
 {
 	void *entry = xa_load(&slot->items, vpn);
+	struct ksm_stable *stable;
 	struct ksm_member *m;
 	struct folio *folio;
 
@@ -151,7 +152,8 @@ bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn)
 		return true;
 	}
 	m = entry;
-	folio = ksm_stable_folio(m->stable, true);
+	stable = m->stable;
+	folio = ksm_stable_folio(stable, true);
 	if (IS_ERR(folio) && PTR_ERR(folio) != -ENOENT)
 		return false;
 	xa_erase(&slot->items, vpn);
@@ -162,6 +164,8 @@ bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn)
 		folio_unlock(folio);
 		folio_put(folio);
 	}
+	if (hlist_empty(&stable->members))
+		ksm_stable_forget(stable);
 	return true;
 }
 

@@ -435,7 +435,9 @@ static void ksm_stable_drop_members(struct ksm_stable *stable)
  * ksm_stable_forget() - dismantle a node if its folio is gone or unmapped
  * @stable: the node
  *
- * A folio that is still mapped keeps its node (the reverse map needs it).
+ * A folio that is still mapped keeps its node (the reverse map needs it),
+ * and so does one in the swap cache that still has members: swap-in maps
+ * it again without a copy.  A detached folio is copied on swap-in.
  *
  * Context: ksm_mutex held; may sleep.
  */
@@ -449,7 +451,8 @@ void ksm_stable_forget(struct ksm_stable *stable)
 		if (PTR_ERR(folio) != -ENOENT)
 			return;
 	} else {
-		if (folio_mapped(folio)) {
+		if (folio_mapped(folio) ||
+		    (folio_test_swapcache(folio) && !hlist_empty(&stable->members))) {
 			folio_unlock(folio);
 			folio_put(folio);
 			return;
