@@ -14,7 +14,7 @@ img=$(kernel_image "$flavour")
 [ -f "$BUILD/guest/base.cpio" ] || die "no initramfs: run 'make userspace'"
 
 initrd=$job/initrd.cpio
-(cd "$job" && find . ! -name initrd.cpio | LC_ALL=C sort | cpio -o -H newc --quiet) > "$job/job.cpio"
+(cd "$job" && find . ! -name initrd.cpio ! -name job.cpio | LC_ALL=C sort | cpio -o -H newc --quiet) > "$job/job.cpio"
 cat "$BUILD/guest/base.cpio" "$job/job.cpio" > "$initrd"
 
 append="console=ttyS0 numa=fake=2 panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 loglevel=7"

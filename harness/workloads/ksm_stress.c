@@ -930,10 +930,34 @@ static void drv_poison(void)
 	victim_addr[0] = victim_addr[1] = NULL;
 }
 
+/*
+ * Merged and unmerged pages, from the rises and falls of the number of
+ * mappings of KSM folios and KSM zero pages between two samples: lower
+ * bounds, since a merge and an unmerge in between cancel out.
+ */
+static long merged_pages, unmerged_pages, max_merged;
+
+static void sample_merged(void)
+{
+	static long last;
+	long now_merged = ksm_read("pages_shared") + ksm_read("pages_sharing") +
+			  ksm_read("ksm_zero_pages");
+
+	if (now_merged > last)
+		merged_pages += now_merged - last;
+	else
+		unmerged_pages += last - now_merged;
+	if (now_merged > max_merged)
+		max_merged = now_merged;
+	last = now_merged;
+}
+
 static void driver_step(pid_t *workers, int nr, bool cg, size_t bytes,
 			double *next_slow)
 {
 	unsigned int r = rnd() % 100;
+
+	sample_merged();
 
 	if (r < 30) {
 		drv_run();
@@ -1201,6 +1225,8 @@ int main(int argc, char **argv)
 	printf("\n# verified %lu bytes, %lu integrity errors, full_scans %ld, cow_ksm %ld\n",
 	       total.bytes_verified, total.errors, ksm_read("full_scans"),
 	       vmstat_read("cow_ksm"));
+	printf("# merged pages: at least %ld merges and %ld unmerges seen, at most %ld at once\n",
+	       merged_pages, unmerged_pages, max_merged);
 	printf("%s 1 no integrity errors\n", !total.errors && !failed ? "ok" : "not ok");
 	printf("%s 2 munmap leaves no metadata after two full scans\n",
 	       in_child(munmap_forgets) ? "ok" : "not ok");

@@ -13,10 +13,30 @@
 #include <linux/oom.h>
 #include <linux/pagewalk.h>
 #include <linux/sched/signal.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
 
 #include "internal.h"
 
-/* Is the PTE a mapping that unmerging must replace? */
+/*
+ * A KSM folio being migrated is mapped by a migration entry, which a
+ * move of the range (mremap unmerges first) would carry to where no
+ * member records it: the entry would outlive the migration.  Such a
+ * mapping counts as merged; the unsharing fault waits for the migration
+ * to end, and the walk then looks at the address again.  The folio is
+ * locked as long as the entry exists, and the caller holds the PTL.
+ */
+static bool ksm_pte_migrating(pte_t pte)
+{
+	swp_entry_t entry;
+
+	if (!is_swap_pte(pte))
+		return false;
+	entry = pte_to_swp_entry(pte);
+	return is_migration_entry(entry) && folio_test_ksm(pfn_swap_entry_folio(entry));
+}
+
+/* Is the present PTE a mapping that unmerging must replace? */
 static bool ksm_pte_merged(struct vm_area_struct *vma, unsigned long addr, pte_t pte)
 {
 	struct page *page;
@@ -34,10 +54,12 @@ static bool ksm_pte_merged(struct vm_area_struct *vma, unsigned long addr, pte_t
 /**
  * struct ksm_merged - merged mappings found by one walk
  * @nr: how many
+ * @migrating: bit i set if @addr[i] held a migration entry
  * @addr: their addresses, ascending
  */
 struct ksm_merged {
 	unsigned int nr;
+	u32 migrating;
 	unsigned long addr[KSM_UNMERGE_BATCH];
 };
 
@@ -54,8 +76,13 @@ static int ksm_find_merged_pmd(pmd_t *pmd, unsigned long addr, unsigned long end
 		return 0;
 	for (ptep = start; addr < end && found->nr < KSM_UNMERGE_BATCH;
 	     ptep++, addr += PAGE_SIZE) {
-		if (ksm_pte_merged(walk->vma, addr, ptep_get(ptep)))
-			found->addr[found->nr++] = addr;
+		pte_t pte = ptep_get(ptep);
+
+		if (ksm_pte_migrating(pte))
+			found->migrating |= BIT(found->nr);
+		else if (!ksm_pte_merged(walk->vma, addr, pte))
+			continue;
+		found->addr[found->nr++] = addr;
 	}
 	pte_unmap_unlock(start, ptl);
 	/* Stop at the end of a table that had some, so they are near. */
@@ -87,6 +114,7 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		unsigned int i;
 
 		found.nr = 0;
+		found.migrating = 0;
 		if (walk_page_range_vma(vma, start, end, &ksm_find_merged_ops, &found) <= 0)
 			return 0;
 		for (i = 0; i < found.nr; i++) {
@@ -101,7 +129,11 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 				return -ENOMEM;
 			cond_resched();
 		}
-		start = found.addr[found.nr - 1] + PAGE_SIZE;
+		/* Where a migration was waited for, the folio is still merged. */
+		if (found.migrating)
+			start = found.addr[__ffs(found.migrating)];
+		else
+			start = found.addr[found.nr - 1] + PAGE_SIZE;
 	}
 	return 0;
 }

@@ -10,7 +10,7 @@
  *  - a page with an extra reference (vmsplice) is never merged;
  *  - pages inside one THP, and across THPs, merge;
  *  - merged pages survive swap-out and swap-in, and migration to another
- *    NUMA node, with their content intact;
+ *    NUMA node, with their content intact, also while mremap moves them;
  *  - processes exiting and unmapping while ksmd scans leave no tracking
  *    state behind.
  */
@@ -302,6 +302,77 @@ static void test_migrate_and_swap(void)
 	ksm_stop();
 }
 
+/*
+ * A child keeps migrating the KSM pages (between the nodes, or by
+ * compaction on one node) while the parent moves the range away with
+ * mremap and back, each time after ksmd merged it again.  A move must
+ * not carry a migration entry to where the reverse map cannot find it:
+ * the entry would outlive the migration, and the next touch of the page
+ * would find a migration entry of an unlocked (freed) folio.
+ */
+static void migrate_forever(pid_t parent, char *map, size_t n)
+{
+	void **pages = calloc(n, sizeof(*pages));
+	int *nodes = calloc(n, sizeof(*nodes)), *status = calloc(n, sizeof(*status));
+	bool numa = !access("/sys/devices/system/node/node1", F_OK);
+	size_t i;
+	int round;
+
+	for (i = 0; i < n; i++)
+		pages[i] = map + i * psize;
+	for (round = 0; getppid() == parent; round++) {
+		if (!numa) {
+			ksm_put_path("/proc/sys/vm/compact_memory", 1);
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			nodes[i] = round % 2;
+		syscall(__NR_move_pages, parent, n, pages, nodes, status, MPOL_MF_MOVE_ALL);
+	}
+	_exit(0);
+}
+
+static void test_mremap_migration(void)
+{
+	const size_t n = 64;
+	char *map = map_pages(n), *away = map_pages(n);
+	int rounds = 0, merged_rounds = 0;
+	time_t end = time(NULL) + 6;
+	bool ok = true;
+	pid_t pid;
+	size_t i;
+
+	madvise(map, n * psize, MADV_NOHUGEPAGE);
+	for (i = 0; i < n; i++)
+		fill(map + i * psize, 950 + i % 2);
+	ksm_fresh_start();
+	ok = !madvise(map, n * psize, MADV_MERGEABLE) && ksm_wait_scans(3) &&
+	     ksm_get("pages_sharing") == (long)n - 2;
+	pid = fork();
+	if (!pid)
+		migrate_forever(getppid(), map, n);
+	while (ok && time(NULL) < end) {
+		for (i = 0; i < 200 && ksm_get("pages_sharing") < (long)n / 2; i++)
+			usleep(1000);
+		merged_rounds += ksm_get("pages_sharing") >= (long)n / 2;
+		ok = mremap(map, n * psize, n * psize, MREMAP_MAYMOVE | MREMAP_FIXED,
+			    away) == away &&
+		     mremap(away, n * psize, n * psize, MREMAP_MAYMOVE | MREMAP_FIXED,
+			    map) == map;
+		for (i = 0; ok && i < n; i++)
+			ok = check(map + i * psize, 950 + i % 2);
+		rounds++;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (!merged_rounds)
+		ok = false;
+	ksft_print_msg("%d moves, %d of them of merged pages\n", rounds, merged_rounds);
+	ksft_test_result(ok, "moving merged pages while they migrate keeps them intact\n");
+	munmap(map, n * psize);
+	ksm_stop();
+}
+
 /* Children exit or unmap while ksmd scans at full speed. */
 static void test_exit_race(void)
 {
@@ -367,13 +438,14 @@ int main(void)
 	if (geteuid())
 		ksft_exit_skip("must run as root\n");
 	psize = getpagesize();
-	ksft_set_plan(11);
+	ksft_set_plan(12);
 
 	test_exact_counts();
 	test_multi_process();
 	test_pinned();
 	test_large_folios();
 	test_migrate_and_swap();
+	test_mremap_migration();
 	test_exit_race();
 	ksft_finished();
 }

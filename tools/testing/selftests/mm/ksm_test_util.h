@@ -43,12 +43,11 @@ static inline long ksm_get(const char *name)
 	return strtol(buf, NULL, 10);
 }
 
-static inline int ksm_put(const char *name, long val)
+static inline int ksm_put_path(const char *path, long val)
 {
-	char path[256], buf[32];
+	char buf[32];
 	int fd, len, ret;
 
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
 	len = snprintf(buf, sizeof(buf), "%ld", val);
 	fd = open(path, O_WRONLY);
 	if (fd < 0)
@@ -56,6 +55,14 @@ static inline int ksm_put(const char *name, long val)
 	ret = write(fd, buf, len) == len ? 0 : -errno;
 	close(fd);
 	return ret;
+}
+
+static inline int ksm_put(const char *name, long val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	return ksm_put_path(path, val);
 }
 
 /* Stop KSM, unmerge everything, then run it at full speed. */
