@@ -2,13 +2,14 @@
 # make check: build, boot, run every test suite, compare with the
 # expected failures, print the results and "N passed, N failed, N skipped".
 #   KERNEL=ours|upstream|debug   kernel the VM suites run on (default ours)
-#   SUITES="own selftests kunit lint bench"  suites to run (these by
-#                                default; bench, a QUICK=1 run of make bench
-#                                that only checks every figure is measured on
-#                                both kernels, only with KERNEL=ours; stress,
-#                                only when asked for (make stress), always
-#                                runs on the debug kernel, in a VM of its own
-#                                unless KERNEL=debug)
+#   SUITES="own selftests kunit lint bench stress"  suites to run (these
+#                                by default with KERNEL=ours; bench, a QUICK=1
+#                                run of make bench that only checks every
+#                                figure is measured on both kernels, and
+#                                stress, the short stress suite, only with
+#                                KERNEL=ours; stress always runs on the debug
+#                                kernel, in a VM of its own unless
+#                                KERNEL=debug)
 #   LONG=1                       the stress suite's long form (make stress)
 #   T=<regex>                    only tests whose id matches
 # SPDX-License-Identifier: GPL-2.0
@@ -16,7 +17,7 @@
 
 KERNEL=${KERNEL:-ours}
 if [ "$KERNEL" = ours ]; then
-	SUITES=${SUITES:-selftests own kunit lint bench}
+	SUITES=${SUITES:-selftests own kunit lint bench stress}
 else
 	SUITES=${SUITES:-selftests own kunit lint}
 fi
