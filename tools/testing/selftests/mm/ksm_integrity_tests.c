@@ -11,6 +11,7 @@
  *  - pages inside one THP, and across THPs, merge;
  *  - merged pages survive swap-out and swap-in, and migration to another
  *    NUMA node, with their content intact, also while mremap moves them;
+ *  - KSM zero page counts stay exact when forks race with ksmd;
  *  - processes exiting and unmapping while ksmd scans leave no tracking
  *    state behind.
  */
@@ -373,6 +374,50 @@ static void test_mremap_migration(void)
 	ksm_stop();
 }
 
+/*
+ * Forks while ksmd keeps mapping zero pages into the parent: each child
+ * must be charged exactly the KSM zero pages it inherited, so that once
+ * everyone unmapped them the global count is back at zero.
+ */
+static void test_zero_pages_fork(void)
+{
+	const size_t n = 256;
+	char *map = map_pages(n);
+	time_t end = time(NULL) + 6;
+	long zero_seen = 0, left;
+	int forks = 0;
+	bool ok;
+	size_t i;
+
+	madvise(map, n * psize, MADV_NOHUGEPAGE);
+	ksm_fresh_start();
+	ksm_put("use_zero_pages", 1);
+	ok = !madvise(map, n * psize, MADV_MERGEABLE);
+	while (ok && time(NULL) < end) {
+		pid_t pid;
+
+		/* Unmerge some zero pages (a write), so ksmd maps them again. */
+		for (i = forks % 4; i < n; i += 4)
+			map[i * psize] = 0;
+		pid = fork();
+		if (!pid)
+			_exit(0);
+		ok = pid > 0 && waitpid(pid, NULL, 0) == pid;
+		forks++;
+		if (ksm_get("ksm_zero_pages") > zero_seen)
+			zero_seen = ksm_get("ksm_zero_pages");
+	}
+	ok = ok && !madvise(map, n * psize, MADV_UNMERGEABLE) &&
+	     proc_stat_field("ksm_zero_pages") == 0;
+	munmap(map, n * psize);
+	left = ksm_get("ksm_zero_pages");
+	ksft_print_msg("%d forks, up to %ld KSM zero pages, %ld left\n", forks, zero_seen, left);
+	ksft_test_result(ok && zero_seen > 0 && left == 0,
+			 "KSM zero page counts stay exact across forks\n");
+	ksm_put("use_zero_pages", 0);
+	ksm_stop();
+}
+
 /* Children exit or unmap while ksmd scans at full speed. */
 static void test_exit_race(void)
 {
@@ -438,7 +483,7 @@ int main(void)
 	if (geteuid())
 		ksft_exit_skip("must run as root\n");
 	psize = getpagesize();
-	ksft_set_plan(12);
+	ksft_set_plan(13);
 
 	test_exact_counts();
 	test_multi_process();
@@ -446,6 +491,7 @@ int main(void)
 	test_large_folios();
 	test_migrate_and_swap();
 	test_mremap_migration();
+	test_zero_pages_fork();
 	test_exit_race();
 	ksft_finished();
 }
