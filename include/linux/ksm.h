@@ -54,6 +54,8 @@ static inline long mm_ksm_zero_pages(struct mm_struct *mm)
 	return atomic_long_read(&mm->ksm_zero_pages);
 }
 
+long ksm_fork_zero_pages(struct mm_struct *oldmm);
+
 /*
  * dup_mm() copied oldmm's counters before dup_mmap() took its mmap_lock,
  * and KSM may have placed zero pages in between; the page tables were
@@ -63,10 +65,8 @@ static inline long mm_ksm_zero_pages(struct mm_struct *mm)
  */
 static inline void ksm_fork(struct mm_struct *mm, struct mm_struct *oldmm)
 {
-	long nr_ksm_zero_pages;
+	long nr_ksm_zero_pages = ksm_fork_zero_pages(oldmm);
 
-	mmap_assert_write_locked(oldmm);
-	nr_ksm_zero_pages = atomic_long_read(&oldmm->ksm_zero_pages);
 	atomic_long_set(&mm->ksm_zero_pages, nr_ksm_zero_pages);
 	atomic_long_add(nr_ksm_zero_pages, &ksm_zero_pages);
 	/* Adding mm to ksm is best effort on fork. */

@@ -9,6 +9,7 @@
 #include <linux/ksm.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/pagewalk.h>
 #include <linux/sched/cputime.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -334,6 +335,53 @@ int __ksm_enter(struct mm_struct *mm)
 	if (ksm_ring_insert(slot))
 		wake_up_interruptible(&ksm_wait);
 	return 0;
+}
+
+static int ksm_count_zero_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+			      struct mm_walk *walk)
+{
+	long *nr = walk->private;
+	pte_t *start, *ptep;
+	spinlock_t *ptl;	/* of the PTE table */
+
+	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!start)
+		return 0;
+	for (ptep = start; addr < end; ptep++, addr += PAGE_SIZE)
+		*nr += is_ksm_zero_pte(ptep_get(ptep));
+	pte_unmap_unlock(start, ptl);
+	return 0;
+}
+
+static const struct mm_walk_ops ksm_count_zero_ops = {
+	.pmd_entry = ksm_count_zero_pmd,
+	.walk_lock = PGWALK_WRLOCK_VERIFY,
+};
+
+/**
+ * ksm_fork_zero_pages() - the KSM zero pages a forked child inherited
+ * @oldmm: the parent, whose page tables were just copied
+ *
+ * All of the parent's but those in VMAs whose page tables fork does not
+ * copy (MADV_DONTFORK, MADV_WIPEONFORK), which are counted by a walk.
+ *
+ * Context: oldmm's mmap_lock held for writing, as dup_mmap() holds it.
+ * Return: the number of KSM zero pages the child maps.
+ */
+long ksm_fork_zero_pages(struct mm_struct *oldmm)
+{
+	long nr = atomic_long_read(&oldmm->ksm_zero_pages), not_copied = 0;
+	struct vm_area_struct *vma;
+
+	VMA_ITERATOR(vmi, oldmm, 0);
+	mmap_assert_write_locked(oldmm);
+	if (!nr)
+		return 0;
+	for_each_vma(vmi, vma)
+		if ((vma->vm_flags & (VM_DONTCOPY | VM_WIPEONFORK)) && vma->anon_vma)
+			walk_page_range_vma(vma, vma->vm_start, vma->vm_end,
+					    &ksm_count_zero_ops, &not_copied);
+	return nr - not_copied;
 }
 
 /*

@@ -376,7 +376,8 @@ static void test_mremap_migration(void)
 
 /*
  * Forks while ksmd keeps mapping zero pages into the parent: each child
- * must be charged exactly the KSM zero pages it inherited, so that once
+ * must be charged exactly the KSM zero pages it inherited (none from the
+ * quarters under MADV_DONTFORK and MADV_WIPEONFORK), so that once
  * everyone unmapped them the global count is back at zero.
  */
 static void test_zero_pages_fork(void)
@@ -390,6 +391,8 @@ static void test_zero_pages_fork(void)
 	size_t i;
 
 	madvise(map, n * psize, MADV_NOHUGEPAGE);
+	madvise(map + n / 2 * psize, n / 4 * psize, MADV_DONTFORK);
+	madvise(map + n * 3 / 4 * psize, n / 4 * psize, MADV_WIPEONFORK);
 	ksm_fresh_start();
 	ksm_put("use_zero_pages", 1);
 	ok = !madvise(map, n * psize, MADV_MERGEABLE);
