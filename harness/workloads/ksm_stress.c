@@ -21,6 +21,7 @@
  * actual checksums.  Output is TAP; the last lines report the counts.
  *
  * usage: ksm_stress [-t seconds] [-w workers] [-p pages-per-worker]
+ *        ksm_stress -L               (only the leak checks, after a phase)
  *        ksm_stress -x <merge-any>   (exec check, used internally)
  */
 #define _GNU_SOURCE
@@ -1141,6 +1142,25 @@ static bool kmemleak_clean(void)
 	return clean;
 }
 
+/*
+ * Nothing may remain once everything is unmerged and gone: TAP tests
+ * @first and @first + 1.
+ */
+static void leak_checks(int first)
+{
+	char slabs[512];
+	long objs;
+
+	ksm_write("run", 0);
+	ksm_write("run", 2);
+	for (int i = 0; i < 50 && (objs = ksm_slab_objects(slabs, sizeof(slabs))) > 0; i++)
+		usleep(100000);
+	printf("# engine slab objects after run=2:%s\n", slabs);
+	printf("%s %d engine slab caches empty after run=2\n", objs <= 0 ? "ok" : "not ok",
+	       first);
+	printf("%s %d kmemleak finds nothing\n", kmemleak_clean() ? "ok" : "not ok", first + 1);
+}
+
 static int exec_check(const char *want)
 {
 	int merge_any = prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0);
@@ -1160,12 +1180,10 @@ int main(int argc, char **argv)
 	double end, next_slow;
 	pid_t workers[16];
 	struct stats total = { 0 };
-	char slabs[512];
 	bool cg;
-	long objs;
 
 	psize = sysconf(_SC_PAGESIZE);
-	while ((opt = getopt(argc, argv, "t:w:p:x:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:p:x:L")) != -1) {
 		if (opt == 't')
 			seconds = atoi(optarg);
 		else if (opt == 'w')
@@ -1174,6 +1192,12 @@ int main(int argc, char **argv)
 			pages = atol(optarg);
 		else if (opt == 'x')
 			return exec_check(optarg);
+		else if (opt == 'L') {
+			/* Only the leak checks, after another phase. */
+			printf("TAP version 13\n1..2\n");
+			leak_checks(1);
+			return 0;
+		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("TAP version 13\n1..4\n");
@@ -1231,14 +1255,7 @@ int main(int argc, char **argv)
 	printf("%s 2 munmap leaves no metadata after two full scans\n",
 	       in_child(munmap_forgets) ? "ok" : "not ok");
 
-	/* Nothing may remain once everything is unmerged and gone. */
-	ksm_write("run", 0);
-	ksm_write("run", 2);
-	for (int i = 0; i < 50 && (objs = ksm_slab_objects(slabs, sizeof(slabs))) > 0; i++)
-		usleep(100000);
-	printf("# engine slab objects after run=2:%s\n", slabs);
-	printf("%s 3 engine slab caches empty after run=2\n", objs <= 0 ? "ok" : "not ok");
-	printf("%s 4 kmemleak finds nothing\n", kmemleak_clean() ? "ok" : "not ok");
+	leak_checks(3);
 	write_str(KSM "advisor_mode", "none");
 	ksm_write("run", 0);
 	ksm_write("merge_across_nodes", 1);
