@@ -1251,6 +1251,9 @@ int main(int argc, char **argv)
 	       vmstat_read("cow_ksm"));
 	printf("# merged pages: at least %ld merges and %ld unmerges seen, at most %ld at once\n",
 	       merged_pages, unmerged_pages, max_merged);
+	printf("# vmstat: pswpout %ld pswpin %ld ksm_swpin_copy %ld pgmigrate_success %ld thp_split_page %ld\n",
+	       vmstat_read("pswpout"), vmstat_read("pswpin"), vmstat_read("ksm_swpin_copy"),
+	       vmstat_read("pgmigrate_success"), vmstat_read("thp_split_page"));
 	printf("%s 1 no integrity errors\n", !total.errors && !failed ? "ok" : "not ok");
 	printf("%s 2 munmap leaves no metadata after two full scans\n",
 	       in_child(munmap_forgets) ? "ok" : "not ok");
