@@ -347,9 +347,13 @@ static int ksm_count_zero_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
 	if (!start)
 		return 0;
-	for (ptep = start; addr < end; ptep++, addr += PAGE_SIZE)
-		*nr += is_ksm_zero_pte(ptep_get(ptep));
+	for (ptep = start; addr < end; ptep++, addr += PAGE_SIZE) {
+		pte_t pte = ptep_get(ptep);
+
+		*nr += pte_present(pte) && is_ksm_zero_pte(pte);
+	}
 	pte_unmap_unlock(start, ptl);
+	cond_resched();
 	return 0;
 }
 
@@ -378,7 +382,8 @@ long ksm_fork_zero_pages(struct mm_struct *oldmm)
 	if (!nr)
 		return 0;
 	for_each_vma(vmi, vma)
-		if ((vma->vm_flags & (VM_DONTCOPY | VM_WIPEONFORK)) && vma->anon_vma)
+		if ((vma->vm_flags & (VM_DONTCOPY | VM_WIPEONFORK)) && vma->anon_vma &&
+		    !(vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP | VM_IO)))
 			walk_page_range_vma(vma, vma->vm_start, vma->vm_end,
 					    &ksm_count_zero_ops, &not_copied);
 	return nr - not_copied;
@@ -640,9 +645,16 @@ int ksm_madvise(struct vm_area_struct *vma, unsigned long start,
 				*vm_flags |= VM_MERGEABLE;
 		}
 	} else if (advice == MADV_UNMERGEABLE && (*vm_flags & VM_MERGEABLE)) {
-		/* Without an anon_vma the range holds no KSM page. */
-		if (vma->anon_vma)
+		/*
+		 * Without an anon_vma the range holds no KSM page.  Faults
+		 * under the VMA lock (a swap-in can map a KSM folio) must
+		 * not refill what the walk left behind: mremap moves the
+		 * range next, and the reverse map would lose what it moved.
+		 */
+		if (vma->anon_vma) {
+			vma_start_write(vma);
 			err = ksm_unmerge_range(vma, start, end);
+		}
 		if (!err)
 			*vm_flags &= ~VM_MERGEABLE;
 	}
