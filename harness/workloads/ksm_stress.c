@@ -1080,6 +1080,13 @@ static bool munmap_forgets(void)
 	write_str(KSM "advisor_mode", "none");
 	ksm_write("pages_to_scan", 1000);
 	ksm_write("sleep_millisecs", 0);
+	/*
+	 * Start from an empty engine: nodes of KSM folios that exited
+	 * processes still mapped when their slots were freed wait for the
+	 * periodic prune, and are not this range's metadata.
+	 */
+	ksm_write("run", 0);
+	ksm_write("run", 2);
 	ksm_write("run", 1);
 	for (i = 0; i < LEAK_PAGES; i++)
 		fill(p + i * psize, i % 4 == 3 ? 0x1eaf00000000ULL + i : i % 16);
