@@ -1,7 +1,6 @@
 #!/bin/bash
 # Lint this repository's kernel files only; prints results like results.py:
-#   checkpatch --strict   every C file and header we own (kernel and selftests);
-#                         for a base-tree file we change, our patch to it
+#   checkpatch --strict   every C file and header we own (kernel and selftests)
 #   kernel-doc -none -Wall   our kernel C files and headers
 #   W=1                   our objects, recompiled with W=1 in the "ours" build
 #   clean room            upstream mm/ksm.c is not linked into ours and our
@@ -24,20 +23,12 @@ report() { # <id> <logfile> <what>
 	fi
 }
 
-# checkpatch: one result per file.  A file that the base tree has too
-# (a header we change a little) is checked as the patch against it, as
-# a reviewer would see it.
+# checkpatch: one result per file.
 for f in $kfiles $sfiles; do
 	log=$out/checkpatch-$(echo "$f" | tr / _).log
-	if [ -f "$up/$f" ]; then
-		diff -u --label "a/$f" --label "b/$f" "$up/$f" "$f" |
-			perl "$up/scripts/checkpatch.pl" --no-tree --strict --terse \
-				--show-types --no-signoff \
-				--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG,COMMIT_MESSAGE - 2>&1
-	else
-		perl "$up/scripts/checkpatch.pl" --no-tree --strict --terse --show-types \
-			--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG --file "$f" 2>&1
-	fi | grep -E '(ERROR|WARNING|CHECK):' > "$log" || true
+	perl "$up/scripts/checkpatch.pl" --no-tree --strict --terse --show-types \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG --file "$f" 2>&1 |
+		grep -E '(ERROR|WARNING|CHECK):' > "$log" || true
 	report "checkpatch/$f" "$log" findings
 done
 
