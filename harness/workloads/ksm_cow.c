@@ -79,19 +79,6 @@ static void ksmd_quiet(pid_t ksmd)
 	}
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
 	long mib = 128, psize = sysconf(_SC_PAGESIZE), pages, f0, cow_flt, unm_flt;
@@ -165,7 +152,7 @@ int main(int argc, char **argv)
 			       cow_flt, unm_flt, pages);
 	}
 	ksm_write("run", 2);
-	bench_fig(median(cow_s, cycles) * 1e6 / pages, "cow_us_per_page");
-	bench_fig(median(unm_s, cycles) * 1e6 / mib, "unmerge_us_per_mib");
+	bench_fig(ksm_median(cow_s, cycles) * 1e6 / pages, "cow_us_per_page");
+	bench_fig(ksm_median(unm_s, cycles) * 1e6 / mib, "unmerge_us_per_mib");
 	return 0;
 }

@@ -154,6 +154,20 @@ static inline long kb_field(const char *path, const char *name)
 	return v;
 }
 
+static inline int ksm_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of the @n values at @v (which are sorted in place). */
+static inline double ksm_median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), ksm_cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* "256M", "1G": the size tag of a figure id. */
 static inline const char *size_tag(long mib)
 {

@@ -343,7 +343,10 @@ static void test_tracepoints(void)
 		"ksm_remove_rmap_item:", "ksm_remove_ksm_page:", "ksm_exit:",
 	};
 	bool seen[ARRAY_SIZE(events)] = { false };
-	bool ok = true;
+	bool ok = true, zero_pfn_seen = false;
+	char zero_event[64];
+	const char *zero_needle = zero_event;
+	uint64_t zero_pfn;
 	char *zeros;
 	pid_t pid;
 	size_t i;
@@ -370,6 +373,15 @@ static void test_tracepoints(void)
 	madvise(zeros, 8 * psize, MADV_MERGEABLE);
 	ksm_wait_scans(2);
 	trace_scan(events, seen, ARRAY_SIZE(events));
+	/* The event names the zero page, not the page it replaced. */
+	zero_pfn = pfn_of(zeros);
+	snprintf(zero_event, sizeof(zero_event), "ksm_merge_one_page: ksm pfn %llu ",
+		 (unsigned long long)zero_pfn);
+	trace_scan(&zero_needle, &zero_pfn_seen, 1);
+	if (!zero_pfn || !zero_pfn_seen) {
+		ksft_print_msg("no \"%s\" event\n", zero_event);
+		ok = false;
+	}
 	ksm_put("run", 2);
 	ksm_put("use_zero_pages", 0);
 	munmap(zeros, 8 * psize);
