@@ -317,6 +317,13 @@ def main():
               for k in KERNELS if " / " in kernel_of(k)]
     if notes or problems:
         md += ["## Notes", "", *notes, *[f"- FAILED: {p}" for p in problems], ""]
+    missed = [r["figure"] for r in rows if r["met"] == "NOT met"]
+    if missed:
+        md += ["## Targets not met", "",
+               "Not met in this run: " + ", ".join(f"`{f}`" for f in missed) + ". "
+               "What the measurements show about them, and what would close them, is "
+               "in [ANALYSIS.md](ANALYSIS.md) (written by hand, naming the run it "
+               "speaks of).", ""]
     if png:
         md += ["## Workload 3: memory saved over time", "",
                "![MiB saved over time, ours vs upstream](mix.png)", ""]

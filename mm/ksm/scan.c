@@ -988,19 +988,22 @@ bool ksm_reap_at_cursor(struct ksm_slot *slot)
  *
  * Pages that smart scan passes over do not count, but at most
  * KSM_VISITS_PER_PAGE * @budget pages are visited.  The batch ends early,
- * at the next page table, when a task waits for ksm_mutex.
+ * at the next page table, when a task waits for ksm_mutex, and when a
+ * pass ends: a batch may start a pass but completes at most one, so that
+ * a small registered set is not scanned over and over without a pause.
  *
  * Context: ksmd, ksm_mutex held.
  */
 void ksm_scan_batch(unsigned int budget)
 {
+	unsigned long passes = ksm_stats.full_scans;
 	struct ksm_budget bg = {
 		.pages = budget,
 		.visits = (unsigned long)budget * KSM_VISITS_PER_PAGE,
 	};
 
 	lockdep_assert_held(&ksm_mutex);
-	while (ksm_budget_left(&bg)) {
+	while (ksm_budget_left(&bg) && ksm_stats.full_scans == passes) {
 		enum ksm_slot_end end;
 		struct ksm_slot *slot;
 		unsigned long *pos;

@@ -329,6 +329,22 @@ static void trace_scan(const char *const *events, bool *seen, int nr)
 		fclose(f);
 }
 
+/* Print the first lines of the trace buffer that contain @what. */
+static void trace_print(const char *what, int max)
+{
+	char line[512];
+	FILE *f = fopen(TRACING "trace", "r");
+
+	while (f && max && fgets(line, sizeof(line), f)) {
+		if (strstr(line, what)) {
+			ksft_print_msg("trace: %s", line);
+			max--;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
 /*
  * The trace buffer is read after each phase, and scanning runs at 10 ms:
  * at sleep_millisecs=0 the scan events of a long wait could otherwise
@@ -380,6 +396,8 @@ static void test_tracepoints(void)
 	trace_scan(&zero_needle, &zero_pfn_seen, 1);
 	if (!zero_pfn || !zero_pfn_seen) {
 		ksft_print_msg("no \"%s\" event\n", zero_event);
+		trace_print("ksm_merge_one_page", 5);
+		trace_print("ksm_", 10);
 		ok = false;
 	}
 	ksm_put("run", 2);
