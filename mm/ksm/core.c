@@ -844,6 +844,7 @@ static int __init ksm_engine_init(void)
 	err = ksm_stable_init();
 	if (err)
 		goto out_cache;
+	ksm_content_init();
 	ksm_scan_init();
 	ksmd = kthread_run(ksm_thread, NULL, "ksmd");
 	if (IS_ERR(ksmd)) {

@@ -357,9 +357,13 @@ bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn);
 bool ksm_slot_clear(struct ksm_slot *slot);
 void ksm_scan_forget(void);
 unsigned long ksm_unshared(void);
-u64 ksm_hash_page(struct page *page);
-extern u64 ksm_zero_hash;
 void ksm_scan_init(void);
+
+/* content.c */
+u64 ksm_hash_page(struct page *page);
+bool ksm_pages_identical(struct page *page, struct page *other);
+extern u64 ksm_zero_hash;
+void ksm_content_init(void);
 
 /* stable.c */
 struct ksm_stable *ksm_stable_alloc(u64 hash);

@@ -138,7 +138,7 @@ static int ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
 	}
 	if (pte_dirty(pte))
 		folio_mark_dirty(folio);
-	if (!pages_identical(&folio->page, kpage)) {
+	if (!ksm_pages_identical(&folio->page, kpage)) {
 		set_pte_at(mm, addr, pvmw.pte, pte_wrprotect(pte_mkclean(pte)));
 		err = -ENOENT;
 		goto out_walk;

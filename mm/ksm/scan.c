@@ -22,11 +22,9 @@
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagewalk.h>
-#include <linux/random.h>
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
 #include <linux/swap.h>
-#include <linux/xxhash.h>
 #include <trace/events/ksm.h>
 
 #include "../internal.h"
@@ -76,27 +74,6 @@ struct ksm_batch {
 static struct ksm_batch ksm_batch;
 static struct ksm_utable ksm_unstable;
 static unsigned long ksm_last_prune;
-
-static u64 ksm_hash_seed __read_mostly;
-u64 ksm_zero_hash __read_mostly;
-
-/**
- * ksm_hash_page() - content hash of a page
- * @page: the page, referenced
- *
- * Return: the 48 bits of a seeded xxh64 of the page that the indexes use.
- */
-u64 ksm_hash_page(struct page *page)
-{
-	void *addr;
-	u64 hash;
-
-	flush_dcache_page(page);
-	addr = kmap_local_page(page);
-	hash = xxh64(addr, PAGE_SIZE, ksm_hash_seed);
-	kunmap_local(addr);
-	return hash & KSM_HASH_MASK;
-}
 
 /* Key of a page in the unstable index: per NUMA node unless merging across. */
 static u64 ksm_ukey(u64 hash, struct page *page)
@@ -605,7 +582,7 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash, bool f
 			continue;
 		}
 		kpage = folio_page(kfolio, 0);
-		if (ksm_precompare(f->page, kpage, fresh) && !pages_identical(f->page, kpage))
+		if (ksm_precompare(f->page, kpage, fresh) && !ksm_pages_identical(f->page, kpage))
 			err = -ENOENT;
 		else
 			err = ksm_lock_for_merge(b, i);
@@ -665,7 +642,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	if (err)
 		return err == -EBUSY ? -EAGAIN : err;
 	if (p.page == page ||
-	    (ksm_precompare(page, p.page, fresh) && !pages_identical(page, p.page))) {
+	    (ksm_precompare(page, p.page, fresh) && !ksm_pages_identical(page, p.page))) {
 		ksm_peer_close(&p);
 		return -ENOENT;
 	}
@@ -1064,11 +1041,9 @@ void ksm_scan_forget(void)
 }
 
 /**
- * ksm_scan_init() - seed the content hash
+ * ksm_scan_init() - start the prune clock
  */
 void __init ksm_scan_init(void)
 {
-	ksm_hash_seed = get_random_u64();
-	ksm_zero_hash = ksm_hash_page(ZERO_PAGE(0));
 	ksm_last_prune = jiffies;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KUnit tests of the page content hash (mm/ksm/scan.c).
+ * KUnit tests of the page content hash and comparison (mm/ksm/content.c).
  */
 #include <kunit/test.h>
 #include <linux/gfp.h>
@@ -56,10 +56,59 @@ static void hash_zero_page(struct kunit *test)
 	__free_page(page);
 }
 
+/* Equal pages compare equal, to themselves too. */
+static void compare_equal(struct kunit *test)
+{
+	struct page *a = hash_test_page(test, 0xa5), *b = hash_test_page(test, 0xa5);
+
+	KUNIT_EXPECT_TRUE(test, ksm_pages_identical(a, b));
+	KUNIT_EXPECT_TRUE(test, ksm_pages_identical(b, a));
+	KUNIT_EXPECT_TRUE(test, ksm_pages_identical(a, a));
+	__free_page(a);
+	__free_page(b);
+}
+
+/*
+ * A difference in any single byte, at any bit, and in any word of a
+ * 64-byte group, makes the pages differ.
+ */
+static void compare_every_byte_counts(struct kunit *test)
+{
+	struct page *a = hash_test_page(test, 0), *b = hash_test_page(test, 0);
+	u8 *data = page_address(b);
+	unsigned int off;
+
+	for (off = 0; off < PAGE_SIZE; off++) {
+		u8 bit = 1 << (off % 8);
+
+		data[off] ^= bit;
+		KUNIT_EXPECT_FALSE_MSG(test, ksm_pages_identical(a, b), "offset %u", off);
+		KUNIT_EXPECT_FALSE_MSG(test, ksm_pages_identical(b, a), "offset %u", off);
+		data[off] ^= bit;
+	}
+	KUNIT_EXPECT_TRUE(test, ksm_pages_identical(a, b));
+	__free_page(a);
+	__free_page(b);
+}
+
+/* The shared zero page equals a page of zeroes, and nothing else. */
+static void compare_zero_page(struct kunit *test)
+{
+	struct page *zero = hash_test_page(test, 0), *ones = hash_test_page(test, 1);
+
+	KUNIT_EXPECT_TRUE(test, ksm_pages_identical(zero, ZERO_PAGE(0)));
+	KUNIT_EXPECT_FALSE(test, ksm_pages_identical(ones, ZERO_PAGE(0)));
+	__free_page(zero);
+	__free_page(ones);
+}
+
 static struct kunit_case ksm_hash_cases[] = {
 	KUNIT_CASE(hash_equal_content),
 	KUNIT_CASE(hash_every_byte_counts),
 	KUNIT_CASE(hash_zero_page),
+	KUNIT_CASE(compare_equal),
+	KUNIT_CASE(compare_every_byte_counts),
+	KUNIT_CASE(compare_zero_page),
 	{}
 };
 
@@ -70,5 +119,5 @@ static struct kunit_suite ksm_hash_suite = {
 
 kunit_test_suite(ksm_hash_suite);
 
-MODULE_DESCRIPTION("KUnit tests of the KSM page content hash");
+MODULE_DESCRIPTION("KUnit tests of the KSM page content hash and comparison");
 MODULE_LICENSE("GPL");
