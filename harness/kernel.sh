@@ -1,18 +1,21 @@
 #!/bin/bash
-# Configure and build one kernel flavour: ours | upstream | debug.
+# Configure and build one kernel flavour: ours | upstream | debug, or
+# the profiling build of ours or upstream (ours-prof | upstream-prof).
 #   config: allnoconfig + harness/config/base.config, plus ours.config
-#   for our tree and debug.config for the debug kernel
+#   for our tree, debug.config for the debug kernel and profile.config
+#   for a profiling build
 # The configuration is regenerated only when a fragment changes; every
 # line of the fragments is checked against the result so a dependency
 # that silently drops an option fails the build instead.
 # SPDX-License-Identifier: GPL-2.0
 . "$(dirname "$0")/lib.sh"
 
-flavour=${1:?usage: kernel.sh ours|upstream|debug}
+flavour=${1:?usage: kernel.sh ours|upstream|debug|ours-prof|upstream-prof}
 obj=$(objdir_of "$flavour")
 frags=("$HARNESS/config/base.config")
-[ "$flavour" != upstream ] && frags+=("$HARNESS/config/ours.config")
+case "$flavour" in upstream*) ;; *) frags+=("$HARNESS/config/ours.config") ;; esac
 [ "$flavour" = debug ] && frags+=("$HARNESS/config/debug.config")
+case "$flavour" in *-prof) frags+=("$HARNESS/config/profile.config") ;; esac
 
 "$HARNESS/tree.sh"
 mkdir -p "$obj"

@@ -28,12 +28,13 @@ base_version() {
 }
 
 # Source tree of a kernel flavour: "upstream" is the pristine base tree,
-# "ours" and "debug" share the overlaid tree.
+# "ours" and "debug" share the overlaid tree.  "<ours|upstream>-prof"
+# are the profiling builds of harness/profile.sh.
 tree_of() {
 	case "$1" in
-	upstream) echo "$SRC/upstream" ;;
-	ours|debug) echo "$SRC/ours" ;;
-	*) die "unknown kernel '$1' (ours, upstream, debug)" ;;
+	upstream|upstream-prof) echo "$SRC/upstream" ;;
+	ours|debug|ours-prof) echo "$SRC/ours" ;;
+	*) die "unknown kernel '$1' (ours, upstream, debug, ours-prof, upstream-prof)" ;;
 	esac
 }
 
@@ -43,6 +44,7 @@ tree_of() {
 objdir_of() {
 	case "$1" in
 	debug) echo "$(tree_of "$1")/out-debug" ;;
+	*-prof) echo "$(tree_of "$1")/out-prof" ;;
 	*) echo "$(tree_of "$1")/out" ;;
 	esac
 }

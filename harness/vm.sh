@@ -1,7 +1,7 @@
 #!/bin/bash
 # Boot a kernel flavour in QEMU with the base initramfs plus a job, and
 # capture the serial console.
-#   vm.sh <ours|upstream|debug> <job-dir> <log> [timeout-seconds]
+#   vm.sh <ours|upstream|debug|ours-prof|upstream-prof> <job-dir> <log> [timeout-seconds]
 # <job-dir> holds job.sh (run by /init) and any other files to add at /.
 # TCG by default; KVM=1 uses /dev/kvm.  SHELL_AFTER=1 gives a shell in
 # the VM after the job.  The exit status is qemu's (124 on timeout).
@@ -20,6 +20,8 @@ cat "$BUILD/guest/base.cpio" "$job/job.cpio" > "$initrd"
 append="console=ttyS0 numa=fake=2 panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 loglevel=7"
 append+=" kunit.enable=1 sysctl.kernel.hung_task_timeout_secs=60 transparent_hugepage=madvise"
 [ "$flavour" = debug ] && append+=" panic_on_warn=1 kmemleak=on"
+# A profiling build samples the kernel's PC at every tick, in 4-byte buckets.
+case "$flavour" in *-prof) append+=" profile=2" ;; esac
 [ "${SHELL_AFTER:-0}" = 1 ] && append+=" harness.shell=1"
 
 accel=(-accel tcg,thread=multi -cpu "${VM_CPU_MODEL:-max}")

@@ -73,6 +73,7 @@ static int merge_cycle(long mib, int thp, pid_t ksmd, struct cycle *c)
 		}
 	}
 
+	ksm_profile_window(1);
 	t0 = ksm_now();
 	c0 = cpu_seconds(ksmd);
 	if (madvise(map, len, MADV_MERGEABLE)) {
@@ -96,6 +97,7 @@ static int merge_cycle(long mib, int thp, pid_t ksmd, struct cycle *c)
 		if (t - t_best > STALL_S || t - t0 > LIMIT_S)
 			break;
 	}
+	ksm_profile_window(0);
 	ksm_write("run", 2);
 	munmap(raw, len + HPAGE);
 

@@ -61,11 +61,13 @@ int main(int argc, char **argv)
 	ksm_write("run", 1);
 	if (ksm_wait_scans(2, 600))
 		return 3;
+	ksm_profile_window(1);
 	c0 = cpu_seconds(ksmd);
 	p0 = ksm_read("pages_scanned");
 	if (ksm_wait_scans(passes, 600))
 		return 3;
 	c1 = cpu_seconds(ksmd);
+	ksm_profile_window(0);
 	p1 = ksm_read("pages_scanned");
 	ksm_write("run", 2);
 	printf("scan_cost mib=%ld pages=%ld passes=%ld cpu_s=%.2f us_per_page=%.2f\n",

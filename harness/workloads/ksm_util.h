@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the workload programs: /sys/kernel/mm/ksm access,
- * ksmd's CPU time, page content, /proc/meminfo fields and the
- * machine-readable lines read by harness/bench_report.py.
+ * ksmd's CPU time, page content, /proc/meminfo fields, the
+ * machine-readable lines read by harness/bench_report.py and the
+ * measured window of harness/profile.sh.
  */
 #ifndef KSM_WORKLOAD_UTIL_H
 #define KSM_WORKLOAD_UTIL_H
@@ -195,6 +196,21 @@ bench_fig(double v, const char *fmt, ...)
 	va_end(ap);
 	printf(" %.6g\n", v);
 	fflush(stdout);
+}
+
+/*
+ * Open (@open) or close the window that harness/profile.sh profiles:
+ * with KSM_PROFILE set, the kernel's counters are zeroed when the window
+ * opens and added to the sum when it closes (see ksm_profile.c), so that
+ * only the measured parts of a workload count.  Does nothing otherwise.
+ */
+static inline void ksm_profile_window(int open)
+{
+	if (!getenv("KSM_PROFILE"))
+		return;
+	fflush(stdout);
+	if (system(open ? "/opt/tests/ksm_profile start" : "/opt/tests/ksm_profile add"))
+		fprintf(stderr, "ksm_profile %s failed\n", open ? "start" : "add");
 }
 
 #endif
