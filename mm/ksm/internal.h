@@ -11,7 +11,6 @@
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
-#include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -86,19 +85,19 @@ struct ksm_slot {
 
 /**
  * struct ksm_stable - a KSM folio, as the stable index knows it
- * @node: position in the stable index of @nid, ordered by @hash
+ * @node: link in its bucket of the stable index; ksm_mutex
  * @hash: content hash of the folio
  * @kpfn: pfn of the folio; moved by folio_migrate_ksm() under the lock
  *	of both folios
  * @members: the &struct ksm_member mappings ksmd made; ksm_mutex and
  *	the folio lock to change, the folio lock to walk
  * @nr_members: length of @members
- * @nid: NUMA node whose index holds this node
+ * @nid: NUMA node of the index key (0 while merging across nodes)
  *
  * The folio's ->mapping points here, tagged with PAGE_MAPPING_KSM.
  */
 struct ksm_stable {
-	struct rb_node node;
+	struct hlist_node node;
 	u64 hash;
 	unsigned long kpfn;
 	struct hlist_head members;
@@ -382,7 +381,7 @@ void ksm_stable_forget(struct ksm_stable *stable);
 bool ksm_stable_forget_all(void);
 bool ksm_stable_empty(void);
 void ksm_stable_prune(void);
-void ksm_stable_filter_rebuild(void);
+void ksm_stable_fit(void);
 int ksm_stable_init(void);
 
 /* merge.c */

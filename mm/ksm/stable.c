@@ -9,6 +9,7 @@
  * that the next time it asks for the folio (ksm_stable_folio()) and
  * forgets the node; a periodic sweep catches the nodes nobody asks for.
  */
+#include <linux/hash.h>
 #include <linux/memory.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
@@ -22,73 +23,91 @@
 static struct kmem_cache *ksm_stable_cache;
 static struct kmem_cache *ksm_member_cache;
 
-/* One index per NUMA node; only [0] is used while merging across nodes. */
-static struct rb_root *ksm_stable_roots;
-
 /*
- * A one-bit-per-bucket filter in front of the indexes: a clear bit proves
- * that no node carries a hash, which saves the tree search for almost
- * every page without a KSM twin.  Bits are set on insertion and never
- * cleared one by one (a node that leaves keeps its bit: a false positive
- * only costs the search).  The filter is rebuilt at four buckets per node
- * when the indexes outgrow it, and on every prune.  Without a filter (no
- * memory for one yet) every hash may be present.  All of it belongs to
- * the ksm_mutex holder.
+ * The index is a hash table of chained buckets, keyed by content hash and
+ * NUMA node (node 0 for every folio while merging across nodes), so that
+ * a lookup reads one bucket and, for a page without a KSM twin, almost
+ * always no node.  Nodes with the same key sit next to each other in
+ * their bucket, oldest first.  The table doubles when it holds more nodes
+ * than buckets, and a prune shrinks it when it holds fewer than an eighth;
+ * when no memory can be had it stays as it is, with longer chains.  All
+ * of it belongs to the ksm_mutex holder.
  */
-static unsigned long *ksm_filter;
-static unsigned int ksm_filter_shift;	/* log2 of its number of bits */
-static unsigned long ksm_stable_count;	/* nodes in all indexes */
+static struct hlist_head *ksm_stable_table;
+static unsigned int ksm_stable_bits;	/* log2 of its number of buckets */
+static unsigned long ksm_stable_count;	/* nodes in it */
 
-#define KSM_FILTER_MIN_SHIFT	12
+#define KSM_STABLE_MIN_BITS	10
 
-static unsigned long ksm_filter_bit(u64 hash)
+static struct hlist_head *ksm_stable_bucket(struct hlist_head *table, unsigned int bits,
+					    u64 hash, int nid)
 {
-	return hash & ((1UL << ksm_filter_shift) - 1);
+	return &table[hash_64(hash ^ (u64)nid << 48, bits)];
 }
 
-static bool ksm_filter_may_hold(u64 hash)
+static bool ksm_stable_same(const struct ksm_stable *s, u64 hash, int nid)
 {
-	return !ksm_filter || test_bit(ksm_filter_bit(hash), ksm_filter);
+	return s->hash == hash && s->nid == nid;
+}
+
+/* Add @stable to @head, behind the last node with its key if there is one. */
+static void ksm_stable_link(struct hlist_head *head, struct ksm_stable *stable)
+{
+	struct ksm_stable *s, *last = NULL;
+
+	hlist_for_each_entry(s, head, node)
+		if (ksm_stable_same(s, stable->hash, stable->nid))
+			last = s;
+	if (last)
+		hlist_add_behind(&stable->node, &last->node);
+	else
+		hlist_add_head(&stable->node, head);
+}
+
+/*
+ * Move every node to a table of 2^@bits buckets.  Buckets are emptied in
+ * order, so nodes with the same key keep their order.  Without memory the
+ * old table stays: it is still right.
+ */
+static void ksm_stable_resize(unsigned int bits)
+{
+	struct hlist_head *table;
+	unsigned long i;
+
+	table = kvcalloc(1UL << bits, sizeof(*table), GFP_KERNEL | __GFP_NOWARN);
+	if (!table)
+		return;
+	for (i = 0; i < (1UL << ksm_stable_bits); i++) {
+		struct hlist_node *tmp;
+		struct ksm_stable *s;
+
+		hlist_for_each_entry_safe(s, tmp, &ksm_stable_table[i], node) {
+			hlist_del(&s->node);
+			ksm_stable_link(ksm_stable_bucket(table, bits, s->hash, s->nid), s);
+		}
+	}
+	kvfree(ksm_stable_table);
+	ksm_stable_table = table;
+	ksm_stable_bits = bits;
 }
 
 /**
- * ksm_stable_filter_rebuild() - size the filter for the nodes there are
+ * ksm_stable_fit() - shrink the index to the nodes it holds
  *
- * Every node's bit is set again; bits of nodes that left are gone.  If
- * no memory can be had, the old filter stays: it is still right.
+ * The table is halved while it has more than eight buckets per node and
+ * is larger than its minimum.
  *
  * Context: ksm_mutex held; may sleep.
  */
-void ksm_stable_filter_rebuild(void)
+void ksm_stable_fit(void)
 {
-	unsigned int shift = max_t(unsigned int, KSM_FILTER_MIN_SHIFT,
-				   order_base_2(4 * ksm_stable_count + 1));
-	unsigned long *map;
-	int nid;
+	unsigned int bits = ksm_stable_bits;
 
 	lockdep_assert_held(&ksm_mutex);
-	map = kvcalloc(BITS_TO_LONGS(1UL << shift), sizeof(long), GFP_KERNEL | __GFP_NOWARN);
-	if (!map)
-		return;		/* the old filter, if any, is still right */
-	kvfree(ksm_filter);
-	ksm_filter = map;
-	ksm_filter_shift = shift;
-	for (nid = 0; nid < nr_node_ids; nid++) {
-		struct rb_node *n;
-
-		for (n = rb_first(&ksm_stable_roots[nid]); n; n = rb_next(n))
-			__set_bit(ksm_filter_bit(rb_entry(n, struct ksm_stable, node)->hash),
-				  ksm_filter);
-	}
-}
-
-static void ksm_filter_add(u64 hash)
-{
-	ksm_stable_count++;
-	if (!ksm_filter || 4 * ksm_stable_count > (1UL << ksm_filter_shift))
-		ksm_stable_filter_rebuild();
-	else
-		__set_bit(ksm_filter_bit(hash), ksm_filter);
+	while (bits > KSM_STABLE_MIN_BITS && ksm_stable_count < (1UL << bits) / 8)
+		bits--;
+	if (bits != ksm_stable_bits)
+		ksm_stable_resize(bits);
 }
 
 /**
@@ -104,7 +123,7 @@ struct ksm_stable *ksm_stable_alloc(u64 hash)
 	stable = kmem_cache_zalloc(ksm_stable_cache, GFP_KERNEL | __GFP_NOWARN);
 	if (!stable)
 		return NULL;
-	RB_CLEAR_NODE(&stable->node);
+	INIT_HLIST_NODE(&stable->node);
 	INIT_HLIST_HEAD(&stable->members);
 	stable->hash = hash & KSM_HASH_MASK;
 	return stable;
@@ -117,7 +136,7 @@ struct ksm_stable *ksm_stable_alloc(u64 hash)
 void ksm_stable_free(struct ksm_stable *stable)
 {
 	if (WARN_ON_ONCE(!hlist_empty(&stable->members) ||
-			 !RB_EMPTY_NODE(&stable->node)))
+			 !hlist_unhashed(&stable->node)))
 		return;
 	kmem_cache_free(ksm_stable_cache, stable);
 }
@@ -208,61 +227,45 @@ gone:
 	return ERR_PTR(-ENOENT);
 }
 
-static struct rb_root *ksm_stable_root(int nid)
+/* Key of a node filed for a folio on @nid: the node, unless merging across. */
+static int ksm_stable_key_nid(int nid)
 {
-	return &ksm_stable_roots[READ_ONCE(ksm_knobs.merge_across_nodes) ? 0 : nid];
+	return READ_ONCE(ksm_knobs.merge_across_nodes) ? 0 : nid;
 }
 
-static bool ksm_stable_same(struct rb_node *n, u64 hash)
-{
-	return n && rb_entry(n, struct ksm_stable, node)->hash == hash;
-}
-
-/* Nodes carrying the hash of @stable (in the index), itself included. */
-static unsigned int ksm_stable_same_hash(struct ksm_stable *stable)
+/* Nodes with the key of @stable (in the index), itself included. */
+static unsigned int ksm_stable_same_key(struct ksm_stable *stable)
 {
 	struct ksm_stable *s;
 	unsigned int n = 0;
 
-	/* The common case, a hash of its own, costs no search. */
-	if (!ksm_stable_same(rb_prev(&stable->node), stable->hash) &&
-	    !ksm_stable_same(rb_next(&stable->node), stable->hash))
-		return 1;
 	for (s = ksm_stable_first(stable->hash, stable->nid); s; s = ksm_stable_next(s))
 		n++;
 	return n;
 }
 
 /**
- * ksm_stable_insert() - add a node to the index of a NUMA node
+ * ksm_stable_insert() - add a node to the index
  * @stable: the node, in no index yet
  * @nid: NUMA node of its folio
  *
- * Nodes with equal hashes are kept next to each other, oldest first.
+ * Nodes with equal hashes (on the same NUMA node, unless merging across
+ * nodes) are kept next to each other, oldest first.
  *
- * Context: ksm_mutex held.
+ * Context: ksm_mutex held; may sleep.
  */
 void ksm_stable_insert(struct ksm_stable *stable, int nid)
 {
-	struct rb_node **link, *parent = NULL;
-	struct rb_root *root;
 	unsigned int same;
 
 	lockdep_assert_held(&ksm_mutex);
-	stable->nid = READ_ONCE(ksm_knobs.merge_across_nodes) ? 0 : nid;
-	root = ksm_stable_root(stable->nid);
-	link = &root->rb_node;
-	while (*link) {
-		struct ksm_stable *s = rb_entry(*link, struct ksm_stable, node);
+	stable->nid = ksm_stable_key_nid(nid);
+	ksm_stable_link(ksm_stable_bucket(ksm_stable_table, ksm_stable_bits,
+					  stable->hash, stable->nid), stable);
+	if (++ksm_stable_count > (1UL << ksm_stable_bits))
+		ksm_stable_resize(ksm_stable_bits + 1);
 
-		parent = *link;
-		link = stable->hash < s->hash ? &parent->rb_left : &parent->rb_right;
-	}
-	rb_link_node(&stable->node, parent, link);
-	rb_insert_color(&stable->node, root);
-	ksm_filter_add(stable->hash);
-
-	same = ksm_stable_same_hash(stable);
+	same = ksm_stable_same_key(stable);
 	if (same == 2) {
 		ksm_stats.chains++;
 		ksm_stats.dups += 2;
@@ -282,48 +285,37 @@ void ksm_stable_erase(struct ksm_stable *stable)
 	unsigned int same;
 
 	lockdep_assert_held(&ksm_mutex);
-	if (RB_EMPTY_NODE(&stable->node))
+	if (hlist_unhashed(&stable->node))
 		return;
-	same = ksm_stable_same_hash(stable);
+	same = ksm_stable_same_key(stable);
 	if (same == 2) {
 		ksm_stats.chains--;
 		ksm_stats.dups -= 2;
 	} else if (same > 2) {
 		ksm_stats.dups--;
 	}
-	rb_erase(&stable->node, ksm_stable_root(stable->nid));
-	RB_CLEAR_NODE(&stable->node);
+	hlist_del_init(&stable->node);
 	ksm_stable_count--;
 }
 
 /**
  * ksm_stable_first() - the oldest node with a hash
  * @hash: content hash
- * @nid: NUMA node whose index to search
+ * @nid: NUMA node of the page looking for a twin
  *
  * Return: the node, or NULL.
  */
 struct ksm_stable *ksm_stable_first(u64 hash, int nid)
 {
-	struct rb_node *n = ksm_stable_root(nid)->rb_node;
-	struct ksm_stable *found = NULL;
+	struct ksm_stable *s;
 
 	hash &= KSM_HASH_MASK;
-	if (!ksm_filter_may_hold(hash))
-		return NULL;
-	while (n) {
-		struct ksm_stable *s = rb_entry(n, struct ksm_stable, node);
-
-		if (hash < s->hash) {
-			n = n->rb_left;
-		} else if (hash > s->hash) {
-			n = n->rb_right;
-		} else {
-			found = s;
-			n = n->rb_left;
-		}
-	}
-	return found;
+	nid = ksm_stable_key_nid(nid);
+	hlist_for_each_entry(s, ksm_stable_bucket(ksm_stable_table, ksm_stable_bits, hash, nid),
+			     node)
+		if (ksm_stable_same(s, hash, nid))
+			return s;
+	return NULL;
 }
 
 /**
@@ -334,14 +326,14 @@ struct ksm_stable *ksm_stable_first(u64 hash, int nid)
  */
 struct ksm_stable *ksm_stable_next(struct ksm_stable *stable)
 {
-	struct rb_node *n = rb_next(&stable->node);
-	struct ksm_stable *s;
+	struct ksm_stable *s = hlist_entry_safe(stable->node.next, struct ksm_stable, node);
 
-	if (!n)
-		return NULL;
-	s = rb_entry(n, struct ksm_stable, node);
-	return s->hash == stable->hash ? s : NULL;
+	return s && ksm_stable_same(s, stable->hash, stable->nid) ? s : NULL;
 }
+
+/*
+ * Members
+ */
 
 /**
  * ksm_member_add() - record a mapping of a KSM folio
@@ -472,35 +464,28 @@ void ksm_stable_forget(struct ksm_stable *stable)
 /**
  * ksm_stable_empty() - tell whether any KSM folio is known
  *
- * Return: true if every index is empty.
+ * Return: true if the index is empty.
  */
 bool ksm_stable_empty(void)
 {
-	int nid;
-
-	for (nid = 0; nid < nr_node_ids; nid++)
-		if (!RB_EMPTY_ROOT(&ksm_stable_roots[nid]))
-			return false;
-	return true;
+	return !ksm_stable_count;
 }
 
 /*
- * Call @fn for every node of every index; @fn may take its node out of
- * the index and free it.
+ * Call @fn for every node of the index; @fn may take its node out of the
+ * index and free it, but must not add any.
  */
 static void ksm_stable_walk(void (*fn)(struct ksm_stable *stable, void *arg), void *arg)
 {
-	int nid;
+	unsigned long i;
 
 	lockdep_assert_held(&ksm_mutex);
-	for (nid = 0; nid < nr_node_ids; nid++) {
-		struct rb_node *n = rb_first(&ksm_stable_roots[nid]);
+	for (i = 0; i < (1UL << ksm_stable_bits); i++) {
+		struct hlist_node *tmp;
+		struct ksm_stable *s;
 
-		while (n) {
-			struct ksm_stable *stable = rb_entry(n, struct ksm_stable, node);
-
-			n = rb_next(n);
-			fn(stable, arg);
+		hlist_for_each_entry_safe(s, tmp, &ksm_stable_table[i], node) {
+			fn(s, arg);
 			cond_resched();
 		}
 	}
@@ -524,7 +509,7 @@ static void ksm_stable_prune_one(struct ksm_stable *stable, void *arg)
 void ksm_stable_prune(void)
 {
 	ksm_stable_walk(ksm_stable_prune_one, NULL);
-	ksm_stable_filter_rebuild();
+	ksm_stable_fit();
 }
 
 static void ksm_stable_forget_one(struct ksm_stable *stable, void *arg)
@@ -541,7 +526,7 @@ static void ksm_stable_forget_one(struct ksm_stable *stable, void *arg)
 bool ksm_stable_forget_all(void)
 {
 	ksm_stable_walk(ksm_stable_forget_one, NULL);
-	ksm_stable_filter_rebuild();
+	ksm_stable_fit();
 	return ksm_stable_empty();
 }
 
@@ -579,7 +564,7 @@ static int ksm_stable_memory_event(struct notifier_block *nb, unsigned long acti
 #endif
 
 /**
- * ksm_stable_init() - set up the caches and the per-node indexes
+ * ksm_stable_init() - set up the caches and the index
  *
  * Return: 0 or -ENOMEM.
  */
@@ -587,11 +572,13 @@ int __init ksm_stable_init(void)
 {
 	ksm_stable_cache = KMEM_CACHE(ksm_stable, 0);
 	ksm_member_cache = KMEM_CACHE(ksm_member, 0);
-	ksm_stable_roots = kcalloc(nr_node_ids, sizeof(*ksm_stable_roots), GFP_KERNEL);
-	if (!ksm_stable_cache || !ksm_member_cache || !ksm_stable_roots) {
+	ksm_stable_table = kvcalloc(1UL << KSM_STABLE_MIN_BITS, sizeof(*ksm_stable_table),
+				    GFP_KERNEL);
+	ksm_stable_bits = KSM_STABLE_MIN_BITS;
+	if (!ksm_stable_cache || !ksm_member_cache || !ksm_stable_table) {
 		kmem_cache_destroy(ksm_stable_cache);
 		kmem_cache_destroy(ksm_member_cache);
-		kfree(ksm_stable_roots);
+		kvfree(ksm_stable_table);
 		return -ENOMEM;
 	}
 #ifdef CONFIG_MEMORY_HOTREMOVE

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KUnit tests of the stable index (mm/ksm/stable.c): ordering by hash,
- * oldest-first order among equal hashes, and the chain counters that
- * stable_node_chains and stable_node_dups show.
+ * KUnit tests of the stable index (mm/ksm/stable.c): lookup by hash,
+ * oldest-first order among equal hashes, growing and shrinking, and the
+ * chain counters that stable_node_chains and stable_node_dups show.
  *
  * The tests use the live index with nodes that have no folio; ksm_mutex
  * is held throughout, so ksmd never sees them.  They run at boot, before
@@ -81,21 +81,30 @@ static void stable_hash_width(struct kunit *test)
 }
 
 /*
- * The filter in front of the index never hides a node: not while the
- * index grows past several rebuilds of it, not after a rebuild for fewer
- * nodes (as a prune does).
+ * Every node stays found: while the index grows past several doublings,
+ * and after it shrinks to fewer nodes (as a prune makes it).  Equal
+ * hashes keep their order across the moves.
  */
-static void stable_filter_hides_nothing(struct kunit *test)
+static void stable_resize_loses_nothing(struct kunit *test)
 {
 	const unsigned int n = 20000;
-	struct ksm_stable **nodes;
+	struct ksm_stable **nodes, *a, *b, *c = NULL;
 	unsigned int i, missing = 0, absent = 0;
 
 	nodes = kunit_kcalloc(test, n, sizeof(*nodes), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, nodes);
 	mutex_lock(&ksm_mutex);
-	for (i = 0; i < n; i++)
+	a = stable_add(test, 77);
+	b = stable_add(test, 77);
+	for (i = 0; i < n; i++) {
 		nodes[i] = stable_add(test, (u64)i * 0x9e3779b97f4aULL + 7);
+		if (i == n / 2)
+			c = stable_add(test, 77);
+	}
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_first(77, 0), a);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_next(a), b);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_next(b), c);
+	KUNIT_EXPECT_NULL(test, ksm_stable_next(c));
 	for (i = 0; i < n; i++)
 		missing += ksm_stable_first(nodes[i]->hash, 0) != nodes[i];
 	KUNIT_EXPECT_EQ(test, missing, 0U);
@@ -103,13 +112,20 @@ static void stable_filter_hides_nothing(struct kunit *test)
 	for (i = 0; i < 1000; i++)
 		absent += !ksm_stable_first((u64)i * 0x9e3779b97f4aULL + 8, 0);
 	KUNIT_EXPECT_EQ(test, absent, 1000U);
-	for (i = 0; i < n; i += 2)
-		stable_drop(nodes[i]);
-	ksm_stable_filter_rebuild();
-	for (i = 1; i < n; i += 2)
+	for (i = 0; i < n; i++)
+		if (i % 16)
+			stable_drop(nodes[i]);
+	ksm_stable_fit();
+	for (i = 0; i < n; i += 16)
 		missing += ksm_stable_first(nodes[i]->hash, 0) != nodes[i];
 	KUNIT_EXPECT_EQ(test, missing, 0U);
-	for (i = 1; i < n; i += 2)
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_first(77, 0), a);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_next(a), b);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_next(b), c);
+	stable_drop(a);
+	stable_drop(b);
+	stable_drop(c);
+	for (i = 0; i < n; i += 16)
 		stable_drop(nodes[i]);
 	KUNIT_EXPECT_TRUE(test, ksm_stable_empty());
 	mutex_unlock(&ksm_mutex);
@@ -118,7 +134,7 @@ static void stable_filter_hides_nothing(struct kunit *test)
 static struct kunit_case ksm_stable_cases[] = {
 	KUNIT_CASE(stable_order_and_chains),
 	KUNIT_CASE(stable_hash_width),
-	KUNIT_CASE(stable_filter_hides_nothing),
+	KUNIT_CASE(stable_resize_loses_nothing),
 	{}
 };
 
