@@ -194,6 +194,20 @@ static uint64_t pagemap_of(pid_t pid, void *addr)
 	return ent;
 }
 
+/* The /proc/kpageflags word of @pfn (KPF_* bits), or 0. */
+static uint64_t kpageflags_of(uint64_t pfn)
+{
+	uint64_t flags = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) != sizeof(flags))
+		flags = 0;
+	close(fd);
+	return flags;
+}
+
 /*
  * Workers
  */
@@ -221,15 +235,17 @@ static uint64_t new_tag(struct worker *w)
 static bool verify_page(struct worker *w, size_t i, const char *what)
 {
 	char *p = w->base + i * psize;
-	uint64_t want = tag_checksum(w->tag[i]), got = checksum(p);
+	uint64_t want = tag_checksum(w->tag[i]), got = checksum(p), ent;
 
 	st.bytes_verified += psize;
 	if (want == got)
 		return true;
 	st.errors++;
-	printf("# INTEGRITY worker %d pid %d page %zu at %p after %s: tag %llx expected checksum %016llx actual %016llx\n",
+	ent = pagemap_of(getpid(), p);
+	printf("# INTEGRITY worker %d pid %d page %zu at %p after %s: tag %llx expected checksum %016llx actual %016llx pagemap %016llx kpageflags %016llx\n",
 	       w->id, getpid(), i, p, what, (unsigned long long)w->tag[i],
-	       (unsigned long long)want, (unsigned long long)got);
+	       (unsigned long long)want, (unsigned long long)got, (unsigned long long)ent,
+	       (unsigned long long)(ent & PM_PRESENT ? kpageflags_of(ent & PM_PFN_MASK) : 0));
 	fflush(stdout);
 	return false;
 }
