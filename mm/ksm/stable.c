@@ -50,18 +50,26 @@ static bool ksm_stable_same(const struct ksm_stable *s, u64 hash, int nid)
 	return s->hash == hash && s->nid == nid;
 }
 
-/* Add @stable to @head, behind the last node with its key if there is one. */
-static void ksm_stable_link(struct hlist_head *head, struct ksm_stable *stable)
+/*
+ * Add @stable to @head, behind the last node with its key if there is
+ * one.  Returns how many nodes with its key @head held before.
+ */
+static unsigned int ksm_stable_link(struct hlist_head *head, struct ksm_stable *stable)
 {
 	struct ksm_stable *s, *last = NULL;
+	unsigned int same = 0;
 
-	hlist_for_each_entry(s, head, node)
-		if (ksm_stable_same(s, stable->hash, stable->nid))
+	hlist_for_each_entry(s, head, node) {
+		if (ksm_stable_same(s, stable->hash, stable->nid)) {
 			last = s;
+			same++;
+		}
+	}
 	if (last)
 		hlist_add_behind(&stable->node, &last->node);
 	else
 		hlist_add_head(&stable->node, head);
+	return same;
 }
 
 /*
@@ -260,12 +268,11 @@ void ksm_stable_insert(struct ksm_stable *stable, int nid)
 
 	lockdep_assert_held(&ksm_mutex);
 	stable->nid = ksm_stable_key_nid(nid);
-	ksm_stable_link(ksm_stable_bucket(ksm_stable_table, ksm_stable_bits,
-					  stable->hash, stable->nid), stable);
+	same = 1 + ksm_stable_link(ksm_stable_bucket(ksm_stable_table, ksm_stable_bits,
+						     stable->hash, stable->nid), stable);
 	if (++ksm_stable_count > (1UL << ksm_stable_bits))
 		ksm_stable_resize(ksm_stable_bits + 1);
 
-	same = ksm_stable_same_key(stable);
 	if (same == 2) {
 		ksm_stats.chains++;
 		ksm_stats.dups += 2;
