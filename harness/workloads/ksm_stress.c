@@ -17,10 +17,14 @@
  * pressure and poisons merged pages of two victim processes (hard
  * poison: every mapper gets SIGBUS; soft offline: nobody notices).
  *
- * Every mismatch is printed with worker, page, address and expected and
- * actual checksums.  Output is TAP; the last lines report the counts.
+ * Every mismatch is printed with worker, page, address, expected and
+ * actual checksums and the page's pagemap entry and kpageflags; a
+ * worker's first one also with its last operations on the page, and the
+ * driver then lists its last operations at the end.  Output is TAP; the
+ * last lines report the counts.
  *
  * usage: ksm_stress [-t seconds] [-w workers] [-p pages-per-worker]
+ *                   [-i seconds between poisoning and pressure rounds]
  *        ksm_stress -L               (only the leak checks, after a phase)
  *        ksm_stress -x <merge-any>   (exec check, used internally)
  */
@@ -30,6 +34,7 @@
 #include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -96,6 +101,58 @@ struct stats {
 };
 
 static struct stats st;
+
+/*
+ * A worker's last operations other than reads, with the pages they
+ * covered: printed with its first integrity error, so that the report
+ * tells what happened to the page before it went wrong.
+ */
+#define HISTORY		256
+
+struct history {
+	double t;
+	enum op op;
+	size_t first, n;
+};
+
+static struct history history[HISTORY];
+static unsigned long history_len;
+
+/* The driver's last operations, printed at the end if a worker saw an error. */
+static char drv_history[HISTORY][64];
+static unsigned long drv_history_len;
+
+static void __attribute__((format(printf, 1, 2))) drv_note(const char *fmt, ...)
+{
+	char *h = drv_history[drv_history_len++ % HISTORY];
+	int len = snprintf(h, sizeof(drv_history[0]), "%.2f ", ksm_now());
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h + len, sizeof(drv_history[0]) - len, fmt, ap);
+	va_end(ap);
+}
+
+static void print_drv_history(void)
+{
+	unsigned long k = drv_history_len > HISTORY ? drv_history_len - HISTORY : 0;
+
+	printf("# driver history (oldest first):\n");
+	for (; k < drv_history_len; k++)
+		printf("#   %s\n", drv_history[k % HISTORY]);
+}
+
+/* Count a worker operation on pages [@first, @first + @n) and remember it. */
+static void count_op(enum op op, size_t first, size_t n)
+{
+	struct history *h = &history[history_len++ % HISTORY];
+
+	st.ops[op]++;
+	h->t = ksm_now();
+	h->op = op;
+	h->first = first;
+	h->n = n;
+}
 
 static uint64_t rng_state;
 
@@ -217,6 +274,7 @@ struct worker {
 	char *base;		/* the region, moved by mremap */
 	size_t pages;
 	uint64_t *tag;		/* shadow: the tag of every page */
+	unsigned long *good;	/* history_len when each page last verified */
 	uint64_t next_unique;
 	bool merge_any;
 	int mem_fd;		/* /proc/self/mem */
@@ -232,20 +290,41 @@ static uint64_t new_tag(struct worker *w)
 	return (uint64_t)(w->id + 1) << 40 | ++w->next_unique;
 }
 
+/* The operations in the history that covered page @i, and the last few. */
+static void print_history(struct worker *w, size_t i)
+{
+	unsigned long k = history_len > HISTORY ? history_len - HISTORY : 0;
+
+	printf("# worker %d history at %.2f (oldest first; page %zu marked *, last seen intact before #%lu):\n",
+	       w->id, ksm_now(), i, w->good[i]);
+	for (; k < history_len; k++) {
+		struct history *h = &history[k % HISTORY];
+		bool hit = i >= h->first && i < h->first + h->n;
+
+		if (hit || k + 8 >= history_len)
+			printf("#   %c #%lu %.2f %s %zu+%zu\n", hit ? '*' : ' ', k, h->t,
+			       op_names[h->op], h->first, h->n);
+	}
+}
+
 static bool verify_page(struct worker *w, size_t i, const char *what)
 {
 	char *p = w->base + i * psize;
 	uint64_t want = tag_checksum(w->tag[i]), got = checksum(p), ent;
 
 	st.bytes_verified += psize;
-	if (want == got)
+	if (want == got) {
+		w->good[i] = history_len;
 		return true;
+	}
 	st.errors++;
 	ent = pagemap_of(getpid(), p);
-	printf("# INTEGRITY worker %d pid %d page %zu at %p after %s: tag %llx expected checksum %016llx actual %016llx pagemap %016llx kpageflags %016llx\n",
-	       w->id, getpid(), i, p, what, (unsigned long long)w->tag[i],
+	printf("# INTEGRITY %.2f worker %d pid %d page %zu at %p after %s: tag %llx expected checksum %016llx actual %016llx pagemap %016llx kpageflags %016llx\n",
+	       ksm_now(), w->id, getpid(), i, p, what, (unsigned long long)w->tag[i],
 	       (unsigned long long)want, (unsigned long long)got, (unsigned long long)ent,
 	       (unsigned long long)(ent & PM_PRESENT ? kpageflags_of(ent & PM_PFN_MASK) : 0));
+	if (st.errors == 1)
+		print_history(w, i);
 	fflush(stdout);
 	return false;
 }
@@ -307,7 +386,7 @@ static void op_madvise(struct worker *w, enum op op)
 	} else if (madvise(p, n * psize, advice[op]) && op != OP_COLLAPSE) {
 		printf("# worker %d: madvise %s: %s\n", w->id, op_names[op], strerror(errno));
 	}
-	st.ops[op]++;
+	count_op(op, first, n);
 	if (op == OP_DONTNEED) {
 		for (i = first; i < first + n; i++)
 			w->tag[i] = 0;
@@ -329,7 +408,7 @@ static void op_mprotect(struct worker *w)
 	mprotect(p, n * psize, PROT_NONE);
 	usleep(rnd() % 2000);
 	mprotect(p, n * psize, PROT_READ | PROT_WRITE);
-	st.ops[OP_MPROTECT]++;
+	count_op(OP_MPROTECT, first, n);
 	verify_range(w, first, n, "mprotect");
 }
 
@@ -348,7 +427,7 @@ static void op_mremap_move(struct worker *w)
 	p = mremap(w->base, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 	if (p != MAP_FAILED) {
 		w->base = p;
-		st.ops[OP_MREMAP_MOVE]++;
+		count_op(OP_MREMAP_MOVE, 0, w->pages);
 		verify_range(w, rnd() % w->pages, MAX_RUN, "mremap move");
 		return;
 	}
@@ -365,7 +444,7 @@ static void op_mremap_move(struct worker *w)
 		exit(3);
 	}
 	munmap(to, len);
-	st.ops[OP_MREMAP_MOVE]++;
+	count_op(OP_MREMAP_MOVE, first, n);
 	verify_range(w, first, n, "mremap move and back");
 }
 
@@ -393,7 +472,7 @@ static void op_mremap_grow(struct worker *w)
 	for (i = keep; i < w->pages; i++)
 		w->tag[i] = 0;
 	make_mergeable(w, w->base + keep * psize, k);
-	st.ops[OP_MREMAP_GROW]++;
+	count_op(OP_MREMAP_GROW, keep, k);
 	verify_range(w, keep ? keep - 1 : 0, k + 1, "mremap grow");
 }
 
@@ -416,7 +495,7 @@ static void op_remap(struct worker *w)
 		if (w->tag[i])
 			fill(w->base + i * psize, w->tag[i]);
 	make_mergeable(w, p, n);
-	st.ops[OP_REMAP]++;
+	count_op(OP_REMAP, first, n);
 	verify_range(w, first, n, "munmap+mmap");
 }
 
@@ -431,7 +510,7 @@ static void op_procmem(struct worker *w)
 	if (pwrite(w->mem_fd, buf, psize, (uintptr_t)(w->base + i * psize)) == (ssize_t)psize)
 		w->tag[i] = tag;
 	free(buf);
-	st.ops[OP_PROCMEM]++;
+	count_op(OP_PROCMEM, i, 1);
 	verify_page(w, i, "/proc/self/mem write");
 }
 
@@ -467,7 +546,7 @@ static void op_vmsplice(struct worker *w)
 				       w->id, i, p, (unsigned long long)checksum(buf),
 				       (unsigned long long)checksum(p));
 			}
-			st.ops[OP_VMSPLICE]++;
+			count_op(OP_VMSPLICE, i, 1);
 		}
 	}
 	close(fds[0]);
@@ -516,7 +595,7 @@ static void op_uffd_wp(struct worker *w)
 	ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
 	ioctl(uffd, UFFDIO_UNREGISTER, &reg.range);
 	close(uffd);
-	st.ops[OP_UFFD_WP]++;
+	count_op(OP_UFFD_WP, first, n);
 }
 
 /* Reap children that were left to exit on their own. */
@@ -567,7 +646,7 @@ static void op_fork(struct worker *w, bool at_once)
 		child_verify_all(w);
 		_exit(st.errors ? 1 : 0);
 	}
-	st.ops[at_once ? OP_FORK_EXIT : OP_FORK]++;
+	count_op(at_once ? OP_FORK_EXIT : OP_FORK, 0, w->pages);
 	if (!at_once) {
 		int status;
 
@@ -601,7 +680,7 @@ static void op_exec(struct worker *w)
 		_exit(2);
 	}
 	waitpid(pid, &status, 0);
-	st.ops[OP_EXEC]++;
+	count_op(OP_EXEC, 0, w->pages);
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		st.errors++;
 		printf("# worker %d: exec check failed (status %x)\n", w->id, status);
@@ -618,7 +697,7 @@ static void op_prctl(struct worker *w)
 	/* Leaving merge-any unmerges and unmarks everything: mark again. */
 	if (!w->merge_any)
 		make_mergeable(w, w->base, w->pages);
-	st.ops[OP_PRCTL]++;
+	count_op(OP_PRCTL, 0, w->pages);
 	verify_range(w, 0, w->pages, "PR_SET_MEMORY_MERGE");
 }
 
@@ -635,7 +714,7 @@ static void worker_step(struct worker *w)
 		pick_range(w, &first, &n);
 		for (i = first; i < first + n; i++)
 			write_page(w, i);
-		st.ops[OP_WRITE]++;
+		count_op(OP_WRITE, first, n);
 	} else if (r < 860) {
 		op_madvise(w, OP_MERGEABLE + rnd() % (OP_HUGEPAGE - OP_MERGEABLE + 1));
 	} else if (r < 875) {
@@ -672,8 +751,9 @@ static void worker_main(int id, size_t pages, double end, int out_fd)
 	w.base = mmap(NULL, pages * psize, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	w.tag = calloc(pages, sizeof(*w.tag));
+	w.good = calloc(pages, sizeof(*w.good));
 	w.mem_fd = open("/proc/self/mem", O_RDWR);
-	if (w.base == MAP_FAILED || !w.tag || w.mem_fd < 0)
+	if (w.base == MAP_FAILED || !w.tag || !w.good || w.mem_fd < 0)
 		exit(3);
 	for (i = 0; i < pages; i++)
 		write_page(&w, i);
@@ -720,8 +800,13 @@ static void drv_tunable(void)
 	if (fd < 0)
 		return;
 	/* EBUSY (pages merged) and EINVAL (advisor owns pages_to_scan) are fine. */
-	if (write(fd, val, strlen(val)) < 0 && errno != EBUSY && errno != EINVAL)
-		printf("# write %s=%s: %s\n", name, val, strerror(errno));
+	if (write(fd, val, strlen(val)) < 0) {
+		drv_note("%s=%s refused", name, val);
+		if (errno != EBUSY && errno != EINVAL)
+			printf("# write %s=%s: %s\n", name, val, strerror(errno));
+	} else {
+		drv_note("%s=%s", name, val);
+	}
 	close(fd);
 	st.ops[DRV_TUNABLE]++;
 }
@@ -731,6 +816,7 @@ static void drv_run(void)
 	unsigned int r = rnd() % 10;
 
 	ksm_write("run", r < 7 ? 1 : r < 9 ? 0 : 2);
+	drv_note("run=%d", r < 7 ? 1 : r < 9 ? 0 : 2);
 	st.ops[DRV_RUN]++;
 }
 
@@ -744,8 +830,10 @@ static void drv_migrate(pid_t *workers, int nr)
 		from = 2;
 		to = 1;
 	}
-	if (syscall(__NR_migrate_pages, workers[rnd() % nr], 8 * sizeof(long), &from, &to) >= 0)
+	if (syscall(__NR_migrate_pages, workers[rnd() % nr], 8 * sizeof(long), &from, &to) >= 0) {
+		drv_note("migrate_pages %lx->%lx", from, to);
 		st.ops[DRV_MIGRATE]++;
+	}
 }
 
 #define CGROUP	"/sys/fs/cgroup/"
@@ -781,8 +869,10 @@ static void drv_pressure(size_t bytes)
 	snprintf(high, sizeof(high), "%zu", bytes / 2);
 	if (write_str(STRESS_CG "memory.high", high))
 		return;
+	drv_note("memory.high=%s", high);
 	sleep(1);
 	write_str(STRESS_CG "memory.high", "max");
+	drv_note("memory.high=max");
 	st.ops[DRV_PRESSURE]++;
 }
 
@@ -934,6 +1024,7 @@ static void drv_poison(void)
 	victim_do(&a, 's');
 	ra = victim_do(&a, 'c');
 	rb = victim_do(&b, 'c');
+	drv_note("poisoned pfn %llx", (unsigned long long)(pa & PM_PFN_MASK));
 	st.ops[DRV_POISON]++;
 	st.ops[DRV_SOFT_OFFLINE]++;
 	printf("# driver: poisoned KSM page %llx\n", (unsigned long long)(pa & PM_PFN_MASK));
@@ -970,7 +1061,7 @@ static void sample_merged(void)
 }
 
 static void driver_step(pid_t *workers, int nr, bool cg, size_t bytes,
-			double *next_slow)
+			double *next_slow, int interval)
 {
 	unsigned int r = rnd() % 100;
 
@@ -981,8 +1072,10 @@ static void driver_step(pid_t *workers, int nr, bool cg, size_t bytes,
 	} else if (r < 75) {
 		drv_tunable();
 	} else if (r < 85) {
-		if (!write_str("/proc/sys/vm/compact_memory", "1"))
+		if (!write_str("/proc/sys/vm/compact_memory", "1")) {
+			drv_note("compact");
 			st.ops[DRV_COMPACT]++;
+		}
 	} else {
 		drv_migrate(workers, nr);
 	}
@@ -997,7 +1090,7 @@ static void driver_step(pid_t *workers, int nr, bool cg, size_t bytes,
 		       st.ops[DRV_RUN], st.ops[DRV_TUNABLE], st.ops[DRV_COMPACT],
 		       st.ops[DRV_MIGRATE], st.ops[DRV_POISON], st.ops[DRV_PRESSURE],
 		       ksm_read("full_scans"));
-		*next_slow = now() + 15;
+		*next_slow = now() + interval;
 	}
 	/* Mostly keep ksmd merging. */
 	if (rnd() % 3 == 0)
@@ -1198,7 +1291,7 @@ static int exec_check(const char *want)
 
 int main(int argc, char **argv)
 {
-	int seconds = 120, nr = 4, opt, fds[2], w, failed = 0;
+	int seconds = 120, nr = 4, interval = 15, opt, fds[2], w, failed = 0;
 	size_t pages = 1024;
 	double end, next_slow;
 	pid_t workers[16];
@@ -1206,13 +1299,15 @@ int main(int argc, char **argv)
 	bool cg;
 
 	psize = sysconf(_SC_PAGESIZE);
-	while ((opt = getopt(argc, argv, "t:w:p:x:L")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:p:i:x:L")) != -1) {
 		if (opt == 't')
 			seconds = atoi(optarg);
 		else if (opt == 'w')
 			nr = atoi(optarg) > 16 ? 16 : atoi(optarg);
 		else if (opt == 'p')
 			pages = atol(optarg);
+		else if (opt == 'i')
+			interval = atoi(optarg) > 0 ? atoi(optarg) : 1;
 		else if (opt == 'x')
 			return exec_check(optarg);
 		else if (opt == 'L') {
@@ -1244,7 +1339,7 @@ int main(int argc, char **argv)
 	if (!cg)
 		printf("# no memory cgroup: no memory pressure\n");
 	while (now() < end)
-		driver_step(workers, nr, cg, nr * pages * psize, &next_slow);
+		driver_step(workers, nr, cg, nr * pages * psize, &next_slow, interval);
 	printf("# driver: done, waiting for the workers\n");
 	for (w = 0; w < nr; w++) {
 		struct stats s;
@@ -1277,6 +1372,11 @@ int main(int argc, char **argv)
 	printf("# vmstat: pswpout %ld pswpin %ld ksm_swpin_copy %ld pgmigrate_success %ld thp_split_page %ld\n",
 	       vmstat_read("pswpout"), vmstat_read("pswpin"), vmstat_read("ksm_swpin_copy"),
 	       vmstat_read("pgmigrate_success"), vmstat_read("thp_split_page"));
+	printf("# vmstat: swpout_zero %ld swpin_zero %ld pglazyfreed %ld thp_collapse_alloc %ld\n",
+	       vmstat_read("swpout_zero"), vmstat_read("swpin_zero"), vmstat_read("pglazyfreed"),
+	       vmstat_read("thp_collapse_alloc"));
+	if (total.errors)
+		print_drv_history();
 	printf("%s 1 no integrity errors\n", !total.errors && !failed ? "ok" : "not ok");
 	printf("%s 2 munmap leaves no metadata after two full scans\n",
 	       in_child(munmap_forgets) ? "ok" : "not ok");
