@@ -93,6 +93,8 @@ struct ksm_slot {
  *	the folio lock to change, the folio lock to walk
  * @nr_members: length of @members
  * @nid: NUMA node of the index key (0 while merging across nodes)
+ * @sealed: with CONFIG_DEBUG_VM, the content hash taken once the folio
+ *	became KSM, for ksm_content_check(); set before the node is indexed
  *
  * The folio's ->mapping points here, tagged with PAGE_MAPPING_KSM.
  */
@@ -103,6 +105,9 @@ struct ksm_stable {
 	struct hlist_head members;
 	unsigned int nr_members;
 	int nid;
+#ifdef CONFIG_DEBUG_VM
+	u64 sealed;
+#endif
 };
 
 /**
@@ -363,6 +368,20 @@ u64 ksm_hash_page(struct page *page);
 bool ksm_pages_identical(struct page *page, struct page *other);
 extern u64 ksm_zero_hash;
 void ksm_content_init(void);
+#ifdef CONFIG_DEBUG_VM
+void ksm_content_seal(struct ksm_stable *stable, struct page *kpage);
+void ksm_content_check(struct ksm_stable *stable, struct page *kpage,
+		       struct mm_struct *mm, unsigned long addr);
+#else
+static inline void ksm_content_seal(struct ksm_stable *stable, struct page *kpage)
+{
+}
+
+static inline void ksm_content_check(struct ksm_stable *stable, struct page *kpage,
+				     struct mm_struct *mm, unsigned long addr)
+{
+}
+#endif
 
 /* stable.c */
 struct ksm_stable *ksm_stable_alloc(u64 hash);

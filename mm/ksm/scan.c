@@ -603,8 +603,12 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash, bool f
 	return false;
 }
 
-/* Merge batch entry @i (locked, small) with the locked peer into a new KSM folio. */
-static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *p, u64 hash)
+/*
+ * Merge batch entry @i (locked, small) with the locked peer into a new KSM
+ * folio.  @fresh: @hash was computed from the page in this visit.
+ */
+static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *p, u64 hash,
+			  bool fresh)
 {
 	struct page *page = b->found[i].page;
 	struct ksm_stable *stable;
@@ -619,6 +623,14 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 		ksm_stable_free(stable);
 		return err;
 	}
+	/*
+	 * A hash from an earlier visit may no longer describe the page (both
+	 * pages may have changed alike since): file the folio by what it
+	 * holds now that it cannot change.
+	 */
+	if (!fresh)
+		stable->hash = ksm_hash_page(page);
+	ksm_content_seal(stable, page);
 	ksm_add_member(b, i, stable);
 	if (ksm_member_add(stable, p->slot, p->vma, p->addr))
 		pr_warn_ratelimited("ksm: no memory to record a merged page\n");
@@ -658,7 +670,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	err = ksm_peer_lock(&p);
 	if (!err) {
 		if (p.page != page)
-			err = ksm_merge_pair(b, i, &p, hash);
+			err = ksm_merge_pair(b, i, &p, hash, fresh);
 		else
 			err = -ENOENT;
 		folio_unlock(page_folio(p.page));
@@ -712,6 +724,7 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 
 	if (!stable)
 		return;
+	ksm_content_check(stable, f->page, b->mm, f->addr);
 	if (entry && !xa_is_value(entry)) {
 		if (((struct ksm_member *)entry)->stable == stable)
 			return;
