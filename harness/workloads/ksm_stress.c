@@ -307,6 +307,47 @@ static void print_history(struct worker *w, size_t i)
 	}
 }
 
+/* Field @key of /proc/self/ksm_stat, or -1. */
+static long ksm_stat_read(const char *key)
+{
+	char line[128], name[64];
+	long v, found = -1;
+	FILE *f = fopen("/proc/self/ksm_stat", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", name, &v) == 2 && !strcmp(name, key))
+			found = v;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * What a bad page holds instead: zeroes, another tag's data, or neither;
+ * and whether its mapping is a zero page that KSM placed (unmerging the
+ * page then lowers ksm_zero_pages).  Only for the first report: the
+ * unmerge splits the VMA and changes what follows.
+ */
+static void diagnose_page(struct worker *w, size_t i, uint64_t got)
+{
+	char *p = w->base + i * psize;
+	long zero_before, zero_after;
+	const char *holds = "unknown data";
+	uint64_t t;
+
+	if (got == tag_checksum(0))
+		holds = "zeroes";
+	for (t = 1; t <= SHARED_TAGS; t++)
+		if (got == tag_checksum(t))
+			holds = "the data of another shared tag";
+	zero_before = ksm_stat_read("ksm_zero_pages");
+	madvise(p, psize, MADV_UNMERGEABLE);
+	zero_after = ksm_stat_read("ksm_zero_pages");
+	madvise(p, psize, MADV_MERGEABLE);
+	printf("# worker %d page %zu holds %s; ksm_zero_pages %ld -> %ld on unmerging it\n",
+	       w->id, i, holds, zero_before, zero_after);
+}
+
 static bool verify_page(struct worker *w, size_t i, const char *what)
 {
 	char *p = w->base + i * psize;
@@ -323,8 +364,10 @@ static bool verify_page(struct worker *w, size_t i, const char *what)
 	       ksm_now(), w->id, getpid(), i, p, what, (unsigned long long)w->tag[i],
 	       (unsigned long long)want, (unsigned long long)got, (unsigned long long)ent,
 	       (unsigned long long)(ent & PM_PRESENT ? kpageflags_of(ent & PM_PFN_MASK) : 0));
-	if (st.errors == 1)
+	if (st.errors == 1) {
 		print_history(w, i);
+		diagnose_page(w, i, got);
+	}
 	fflush(stdout);
 	return false;
 }
@@ -1132,20 +1175,6 @@ static long ksm_slab_objects(char *report, size_t len)
 	return total;
 }
 
-/* Field @key of /proc/self/ksm_stat, or -1. */
-static long ksm_stat_read(const char *key)
-{
-	char line[128], name[64];
-	long v, found = -1;
-	FILE *f = fopen("/proc/self/ksm_stat", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %ld", name, &v) == 2 && !strcmp(name, key))
-			found = v;
-	if (f)
-		fclose(f);
-	return found;
-}
 
 /* Wait for @n more full scans; false after @seconds without them. */
 static bool wait_full_scans(long n, int seconds)
