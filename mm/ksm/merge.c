@@ -200,6 +200,12 @@ int ksm_merge_two(struct vm_area_struct *vma, struct page *page,
 	if (err)
 		return err == -ENOENT ? err : -EAGAIN;
 	folio_mark_accessed(folio);
+	/*
+	 * A KSM folio stays dirty until it is written to swap: reclaim drops
+	 * a clean folio that MADV_FREE made lazily freed, and mappings that
+	 * merge with it later would lose their data.  MADV_FREE leaves the
+	 * dirty flag of a KSM folio alone for that reason.
+	 */
 	folio_mark_dirty(folio);
 	return 0;
 }

@@ -11,12 +11,16 @@
  *  - pages inside one THP, and across THPs, merge;
  *  - merged pages survive swap-out and swap-in, and migration to another
  *    NUMA node, with their content intact, also while mremap moves them;
+ *  - a KSM page lazily freed (MADV_FREE) by its last mapper keeps the
+ *    data of the pages that merge with it afterwards;
  *  - KSM zero page counts stay exact when forks race with ksmd;
  *  - processes exiting and unmapping while ksmd scans leave no tracking
  *    state behind.
  */
 #define _GNU_SOURCE
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -257,10 +261,84 @@ static void test_large_folios(void)
 	ksm_stop();
 }
 
-/* Merged pages survive migration and swap-out/in with their content. */
+#define CGROUP		"/sys/fs/cgroup/"
+#define TEST_CGROUP	CGROUP "ksm_integrity/"
+
+static bool write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok;
+}
+
+/* Move this process into the cgroup whose cgroup.procs is @procs. */
+static bool move_to_cgroup(const char *procs)
+{
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return write_file(procs, pid);
+}
+
+/*
+ * A memory cgroup of the test's own, to swap out pages that other
+ * mappings share: MADV_PAGEOUT leaves those alone, memory.reclaim does
+ * not.  The pages must be allocated inside it to be charged to it.
+ */
+static bool enter_test_cgroup(void)
+{
+	mkdir(CGROUP, 0755);
+	if (access(CGROUP "cgroup.procs", F_OK))
+		mount("none", CGROUP, "cgroup2", 0, NULL);
+	write_file(CGROUP "cgroup.subtree_control", "+memory");
+	if (mkdir(TEST_CGROUP, 0755) && errno != EEXIST)
+		return false;
+	return move_to_cgroup(TEST_CGROUP "cgroup.procs");
+}
+
+static void leave_test_cgroup(void)
+{
+	move_to_cgroup(CGROUP "cgroup.procs");
+	rmdir(TEST_CGROUP);
+}
+
+/* Is @addr mapped by a swap entry? */
+static bool swapped_out(void *addr)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	if (pread(fd, &ent, sizeof(ent), (uintptr_t)addr / psize * sizeof(ent)) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	return ent & (1ULL << 62);
+}
+
+/* Wait up to @scans more full scans for @addr to map pfn @pfn. */
+static bool wait_for_pfn(void *addr, uint64_t pfn, int scans)
+{
+	while (pfn_of(addr) != pfn)
+		if (scans-- <= 0 || !ksm_wait_scans(1))
+			return false;
+	return true;
+}
+
+/*
+ * Merged pages survive migration and swap-out/in with their content.  The
+ * pages are allocated in a memory cgroup of the test's own, whose
+ * memory.reclaim swaps the KSM pages out with all their mappings.
+ */
 static void test_migrate_and_swap(void)
 {
 	const size_t n = 32;
+	bool in_cgroup = enter_test_cgroup();
 	char *map = map_pages(n);
 	int node = 1, status, i;
 	bool merged, migrated = true, swapped = true;
@@ -295,10 +373,64 @@ static void test_migrate_and_swap(void)
 				 "merged pages stay merged and intact across migration\n");
 	}
 
-	madvise(map, n * psize, MADV_PAGEOUT);
-	for (i = 0; i < (int)n; i++)
-		swapped = swapped && merged && check(map + i * psize, 900 + i % 2);
-	ksft_test_result(swapped, "merged pages keep their content across swap\n");
+	if (!in_cgroup) {
+		ksft_test_result_skip("merged pages keep their content across swap (no cgroup)\n");
+	} else {
+		/* memory.reclaim fails with EAGAIN if it fell short: that is fine. */
+		write_file(TEST_CGROUP "memory.reclaim", "256M");
+		for (i = 0; i < (int)n; i++)
+			swapped = swapped && swapped_out(map + i * psize);
+		if (!swapped)
+			ksft_print_msg("memory.reclaim left merged pages in memory\n");
+		for (i = 0; i < (int)n; i++)
+			swapped = swapped && merged && check(map + i * psize, 900 + i % 2);
+		ksft_test_result(swapped, "merged pages keep their content across swap\n");
+	}
+	munmap(map, n * psize);
+	if (in_cgroup)
+		leave_test_cgroup();
+	ksm_stop();
+}
+
+/*
+ * A lazily freed KSM page must not become discardable: pages that merge
+ * with it afterwards would read zeroes once reclaim drops it.  Pages 0
+ * and 1 merge; page 1 is rewritten, so that page 0 is the only mapping
+ * of the KSM page when MADV_FREE covers it.  Page 2 then merges with it,
+ * page 0 is rewritten (MADV_FREE allows that to replace it), and page 2
+ * is paged out and read back.
+ */
+static void test_free_then_share(void)
+{
+	const size_t n = 3;
+	char *map = map_pages(n);
+	bool merged, shared, paged_out, ok;
+	uint64_t kpfn;
+
+	madvise(map, n * psize, MADV_NOHUGEPAGE);
+	fill(map, 1300);
+	fill(map + psize, 1300);
+	fill(map + 2 * psize, 1301);
+	ksm_fresh_start();
+	merged = !madvise(map, n * psize, MADV_MERGEABLE) && ksm_wait_scans(2);
+	kpfn = pfn_of(map);
+	merged = merged && kpfn && wait_for_pfn(map + psize, kpfn, 16);
+	fill(map + psize, 1302);
+	madvise(map, psize, MADV_FREE);
+	fill(map + 2 * psize, 1300);
+	/* Smart scan may pass over page 2 for a few scans. */
+	shared = merged && wait_for_pfn(map + 2 * psize, kpfn, 16);
+	fill(map, 1303);
+	madvise(map + 2 * psize, psize, MADV_PAGEOUT);
+	paged_out = !pfn_of(map + 2 * psize);
+	ok = shared && paged_out && check(map, 1303) && check(map + psize, 1302) &&
+	     check(map + 2 * psize, 1300);
+	if (!ok)
+		ksft_print_msg("merged %d, shared after MADV_FREE %d, paged out %d, page 2 %s\n",
+			       merged, shared, paged_out,
+			       check(map + 2 * psize, 1300) ? "intact" : "lost");
+	ksft_test_result(ok,
+			 "MADV_FREE by a KSM page's last mapper loses no later sharer's data\n");
 	munmap(map, n * psize);
 	ksm_stop();
 }
@@ -486,13 +618,14 @@ int main(void)
 	if (geteuid())
 		ksft_exit_skip("must run as root\n");
 	psize = getpagesize();
-	ksft_set_plan(13);
+	ksft_set_plan(14);
 
 	test_exact_counts();
 	test_multi_process();
 	test_pinned();
 	test_large_folios();
 	test_migrate_and_swap();
+	test_free_then_share();
 	test_mremap_migration();
 	test_zero_pages_fork();
 	test_exit_race();
