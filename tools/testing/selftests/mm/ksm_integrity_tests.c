@@ -340,8 +340,8 @@ static void test_migrate_and_swap(void)
 	const size_t n = 32;
 	bool in_cgroup = enter_test_cgroup();
 	char *map = map_pages(n);
-	int node = 1, status, i;
-	bool merged, migrated = true, swapped = true;
+	int node = 1, status, tries, i;
+	bool merged, migrated = true, swapped = false;
 	void *page;
 
 	madvise(map, n * psize, MADV_NOHUGEPAGE);
@@ -376,12 +376,20 @@ static void test_migrate_and_swap(void)
 	if (!in_cgroup) {
 		ksft_test_result_skip("merged pages keep their content across swap (no cgroup)\n");
 	} else {
-		/* memory.reclaim fails with EAGAIN if it fell short: that is fine. */
-		write_file(TEST_CGROUP "memory.reclaim", "256M");
-		for (i = 0; i < (int)n; i++)
-			swapped = swapped && swapped_out(map + i * psize);
-		if (!swapped)
-			ksft_print_msg("memory.reclaim left merged pages in memory\n");
+		/*
+		 * memory.reclaim fails with EAGAIN when it falls short, as it
+		 * does here; the first rounds may only age the pages just read
+		 * (a debug kernel took 11 rounds).
+		 */
+		for (tries = 0; tries < 100 && !swapped; tries++) {
+			write_file(TEST_CGROUP "memory.reclaim", "64M");
+			swapped = true;
+			for (i = 0; i < (int)n; i++)
+				swapped = swapped && swapped_out(map + i * psize);
+		}
+		ksft_print_msg("%s after %d writes to memory.reclaim\n",
+			       swapped ? "every mapping swapped out" : "KSM pages still in memory",
+			       tries);
 		for (i = 0; i < (int)n; i++)
 			swapped = swapped && merged && check(map + i * psize, 900 + i % 2);
 		ksft_test_result(swapped, "merged pages keep their content across swap\n");
