@@ -6,8 +6,10 @@
  * MADV_HUGEPAGE on a 2 MiB aligned region).  ksmd runs at full speed
  * (sleep_millisecs=0, pages_to_scan=20000).  The clock starts at
  * MADV_MERGEABLE + run=1 and stops when pages_sharing reaches M/2 MiB
- * worth of pages ("complete") or has not risen for 5 s ("stalled", timed
- * to its last rise).
+ * worth of pages ("complete") or has not risen for 5 s and three full
+ * scans, or for 120 s ("stalled", timed to its last rise).  The scans
+ * count because a pass over a large region can take longer than 5 s,
+ * and upstream's ksmd merges nothing in the first pass over new pages.
  *
  * The cycle runs R times (-r, 1 by default), each on a new region after
  * run=2, and the figures are the medians: a merge of 256 MiB takes well
@@ -31,6 +33,8 @@
 
 #define HPAGE		(2UL << 20)
 #define STALL_S		5.0
+#define STALL_SCANS	3
+#define STALL_MAX_S	120.0
 #define LIMIT_S		900.0
 #define MAX_CYCLES	9
 
@@ -46,7 +50,7 @@ struct cycle {
  */
 static int merge_cycle(long mib, int thp, pid_t ksmd, struct cycle *c)
 {
-	long psize = sysconf(_SC_PAGESIZE), thp_kb = 0, sharing, best = -1;
+	long psize = sysconf(_SC_PAGESIZE), thp_kb = 0, sharing, best = -1, scans_best;
 	double t0, c0, t, t_best = 0, c_best = 0;
 	const char *how = "stalled";
 	size_t len = (size_t)mib << 20, half = len / 2, i, expect = half / psize;
@@ -80,6 +84,7 @@ static int merge_cycle(long mib, int thp, pid_t ksmd, struct cycle *c)
 		perror("madvise(MADV_MERGEABLE)");
 		return 1;
 	}
+	scans_best = ksm_read("full_scans");
 	ksm_write("run", 1);
 	for (;;) {
 		usleep(20000);
@@ -89,12 +94,14 @@ static int merge_cycle(long mib, int thp, pid_t ksmd, struct cycle *c)
 			best = sharing;
 			t_best = t;
 			c_best = cpu_seconds(ksmd);
+			scans_best = ksm_read("full_scans");
 		}
 		if (sharing >= (long)expect) {
 			how = "complete";
 			break;
 		}
-		if (t - t_best > STALL_S || t - t0 > LIMIT_S)
+		if ((t - t_best > STALL_S && ksm_read("full_scans") - scans_best >= STALL_SCANS) ||
+		    t - t_best > STALL_MAX_S || t - t0 > LIMIT_S)
 			break;
 	}
 	ksm_profile_window(0);

@@ -426,8 +426,12 @@ static void test_free_then_share(void)
 	fill(map + psize, 1302);
 	madvise(map, psize, MADV_FREE);
 	fill(map + 2 * psize, 1300);
-	/* Smart scan may pass over page 2 for a few scans. */
-	shared = merged && wait_for_pfn(map + 2 * psize, kpfn, 16);
+	/*
+	 * Smart scan may pass over page 2 for a few scans.  The merge may
+	 * leave the KSM folio in a per-CPU LRU batch, out of MADV_PAGEOUT's
+	 * sight; the start of the next pass drains those.
+	 */
+	shared = merged && wait_for_pfn(map + 2 * psize, kpfn, 16) && ksm_wait_scans(2);
 	fill(map, 1303);
 	madvise(map + 2 * psize, psize, MADV_PAGEOUT);
 	paged_out = !pfn_of(map + 2 * psize);
