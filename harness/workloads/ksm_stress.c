@@ -221,19 +221,23 @@ static int write_str(const char *path, const char *val)
 	return ret;
 }
 
-static long vmstat_read(const char *name)
+/* The number after @key in a "<key> <number>" file such as /proc/vmstat, or -1. */
+static long proc_field(const char *path, const char *key)
 {
-	char line[128], key[64];
+	char line[128], name[64];
 	long v, found = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
+	FILE *f = fopen(path, "r");
 
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %ld", key, &v) == 2 && !strcmp(key, name))
+		if (sscanf(line, "%63s %ld", name, &v) == 2 && !strcmp(name, key))
 			found = v;
 	if (f)
 		fclose(f);
 	return found;
 }
+
+#define vmstat_read(key)	proc_field("/proc/vmstat", key)
+#define ksm_stat_read(key)	proc_field("/proc/self/ksm_stat", key)
 
 static uint64_t pagemap_of(pid_t pid, void *addr)
 {
@@ -305,21 +309,6 @@ static void print_history(struct worker *w, size_t i)
 			printf("#   %c #%lu %.2f %s %zu+%zu\n", hit ? '*' : ' ', k, h->t,
 			       op_names[h->op], h->first, h->n);
 	}
-}
-
-/* Field @key of /proc/self/ksm_stat, or -1. */
-static long ksm_stat_read(const char *key)
-{
-	char line[128], name[64];
-	long v, found = -1;
-	FILE *f = fopen("/proc/self/ksm_stat", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %ld", name, &v) == 2 && !strcmp(name, key))
-			found = v;
-	if (f)
-		fclose(f);
-	return found;
 }
 
 /*
@@ -1174,7 +1163,6 @@ static long ksm_slab_objects(char *report, size_t len)
 	fclose(f);
 	return total;
 }
-
 
 /* Wait for @n more full scans; false after @seconds without them. */
 static bool wait_full_scans(long n, int seconds)

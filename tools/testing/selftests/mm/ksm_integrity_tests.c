@@ -310,15 +310,7 @@ static void leave_test_cgroup(void)
 /* Is @addr mapped by a swap entry? */
 static bool swapped_out(void *addr)
 {
-	uint64_t ent = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	if (fd < 0)
-		return false;
-	if (pread(fd, &ent, sizeof(ent), (uintptr_t)addr / psize * sizeof(ent)) != sizeof(ent))
-		ent = 0;
-	close(fd);
-	return ent & (1ULL << 62);
+	return pagemap_of(addr) & (1ULL << 62);
 }
 
 /* Wait up to @scans more full scans for @addr to map pfn @pfn. */

@@ -146,7 +146,8 @@ static inline char *map_pages(size_t n)
 	return p;
 }
 
-static inline uint64_t pfn_of(void *addr)
+/* This process's /proc/self/pagemap entry for @addr, or 0. */
+static inline uint64_t pagemap_of(void *addr)
 {
 	uint64_t ent = 0;
 	int fd = open("/proc/self/pagemap", O_RDONLY);
@@ -156,6 +157,13 @@ static inline uint64_t pfn_of(void *addr)
 	if (pread(fd, &ent, sizeof(ent), (uintptr_t)addr / psize * sizeof(ent)) != sizeof(ent))
 		ent = 0;
 	close(fd);
+	return ent;
+}
+
+static inline uint64_t pfn_of(void *addr)
+{
+	uint64_t ent = pagemap_of(addr);
+
 	if (!(ent & (1ULL << 63)))
 		return 0;
 	return ent & ((1ULL << 55) - 1);
