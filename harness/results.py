@@ -46,7 +46,8 @@ def slug(text):
 
 
 def tap_results(test_id, lines):
-    out, run_name, seen = [], None, set()
+    """One result per TAP line; a failure carries the last diagnostics before it."""
+    out, run_name, seen, notes = [], None, set(), []
     for line in lines:
         m = re.match(r'^#\s*\[RUN\]\s*(.+)$', line)
         if m:
@@ -54,6 +55,8 @@ def tap_results(test_id, lines):
             continue
         m = TAP.match(line)
         if not m or line.startswith('ok') and m.group(2) is None:
+            if line.startswith('#'):
+                notes.append(line.lstrip('# ').strip())
             continue
         name = run_name or m.group(3) or m.group(2)
         run_name = None
@@ -65,7 +68,11 @@ def tap_results(test_id, lines):
             status = 'SKIP'
         else:
             status = 'PASS' if m.group(1) == 'ok' else 'FAIL'
-        out.append((status, sub, m.group(3)))
+        detail = m.group(3)
+        if status == 'FAIL' and notes:
+            detail += ' [' + ' | '.join(notes[-3:]) + ']'
+        notes = []
+        out.append((status, sub, detail))
     return out
 
 

@@ -1164,6 +1164,16 @@ static long ksm_slab_objects(char *report, size_t len)
 	return total;
 }
 
+/* After a failed leak check: the counters of what KSM still tracks. */
+static void report_ksm_counts(void)
+{
+	printf("# pages_shared %ld pages_sharing %ld pages_unshared %ld pages_volatile %ld stable_node_chains %ld stable_node_dups %ld ksm_zero_pages %ld\n",
+	       ksm_read("pages_shared"), ksm_read("pages_sharing"),
+	       ksm_read("pages_unshared"), ksm_read("pages_volatile"),
+	       ksm_read("stable_node_chains"), ksm_read("stable_node_dups"),
+	       ksm_read("ksm_zero_pages"));
+}
+
 /* Wait for @n more full scans; false after @seconds without them. */
 static bool wait_full_scans(long n, int seconds)
 {
@@ -1239,6 +1249,8 @@ static bool munmap_forgets(void)
 	slots = strstr(slabs, "ksm_slot=") ? atol(strstr(slabs, "ksm_slot=") + 9) : 0;
 	printf("# munmap of %d of %d pages: %ld entries and %ld merged pages before, %ld entries after two scans; slab objects:%s\n",
 	       LEAK_PAGES, LEAK_PAGES + KEEP_PAGES, items, merging, left, slabs);
+	if (objs - slots > 0)
+		report_ksm_counts();
 	return items >= LEAK_PAGES / 2 && merging > 0 && left <= KEEP_PAGES &&
 	       !ksm_stat_read("ksm_merging_pages") && objs - slots <= 0;
 }
@@ -1289,6 +1301,8 @@ static void leak_checks(int first)
 	for (int i = 0; i < 50 && (objs = ksm_slab_objects(slabs, sizeof(slabs))) > 0; i++)
 		usleep(100000);
 	printf("# engine slab objects after run=2:%s\n", slabs);
+	if (objs > 0)
+		report_ksm_counts();
 	printf("%s %d engine slab caches empty after run=2\n", objs <= 0 ? "ok" : "not ok",
 	       first);
 	printf("%s %d kmemleak finds nothing\n", kmemleak_clean() ? "ok" : "not ok", first + 1);

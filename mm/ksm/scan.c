@@ -604,21 +604,60 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash, bool f
 }
 
 /*
+ * Can @page (locked) become a KSM folio in place?  Only if the mapping
+ * ksmd found is its only one, now and later.  A page that fork left
+ * shared with another mm would turn into a KSM folio there too, in an mm
+ * that may not take part in KSM at all: unmerging would never reach that
+ * mapping, and no member would lead the reverse map to it.  A swap entry
+ * that still refers to the page's swap cache would map it the same way at
+ * swap-in, so the swap cache must be let go first.  (The mapcount cannot
+ * grow meanwhile: only a fork of this mm could add a mapping, and our
+ * mmap_lock keeps forks out.)
+ */
+static bool ksm_can_host(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	if (folio_mapcount(folio) != 1)
+		return false;
+	return !folio_test_swapcache(folio) || folio_free_swap(folio);
+}
+
+/*
  * Merge batch entry @i (locked, small) with the locked peer into a new KSM
- * folio.  @fresh: @hash was computed from the page in this visit.
+ * folio, made of whichever of the two pages can host it.  @fresh: @hash
+ * was computed from the page in this visit.  Returns 0, -ENOENT if the
+ * contents differ, -EAGAIN if the peer cannot merge now, or another error
+ * if our page cannot.
  */
 static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *p, u64 hash,
 			  bool fresh)
 {
 	struct page *page = b->found[i].page;
+	struct page *host = page;
 	struct ksm_stable *stable;
 	int err;
 
+	if (!ksm_can_host(page)) {
+		if (!ksm_can_host(p->page))
+			return -EBUSY;
+		host = p->page;
+	}
 	stable = ksm_stable_alloc(hash);
 	if (!stable)
 		return -ENOMEM;
-	err = ksm_merge_two(b->vma, page, p->vma, p->page, stable);
-	trace_ksm_merge_with_ksm_page(page_folio(page), page_to_pfn(p->page), NULL, p->mm, err);
+	if (host == page) {
+		err = ksm_merge_two(b->vma, page, p->vma, p->page, stable);
+	} else {
+		/* Roles swapped: the errors of ksm_merge_two() swap too. */
+		err = ksm_merge_two(p->vma, p->page, b->vma, page, stable);
+		if (err == -EBUSY)
+			err = -EAGAIN;
+		else if (err == -EAGAIN)
+			err = -EBUSY;
+	}
+	trace_ksm_merge_with_ksm_page(page_folio(host), page_to_pfn(host == page ? p->page : page),
+				      NULL, host == page ? p->mm : b->mm, err);
 	if (err) {
 		ksm_stable_free(stable);
 		return err;
@@ -629,12 +668,12 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 	 * holds now that it cannot change.
 	 */
 	if (!fresh)
-		stable->hash = ksm_hash_page(page);
-	ksm_content_seal(stable, page);
+		stable->hash = ksm_hash_page(host);
+	ksm_content_seal(stable, host);
 	ksm_add_member(b, i, stable);
 	if (ksm_member_add(stable, p->slot, p->vma, p->addr))
 		pr_warn_ratelimited("ksm: no memory to record a merged page\n");
-	ksm_stable_insert(stable, folio_nid(page_folio(page)));
+	ksm_stable_insert(stable, folio_nid(page_folio(host)));
 	return 0;
 }
 

@@ -113,18 +113,20 @@ static double now(void)
 static void test_exit_during_run2(void)
 {
 	const size_t n = 65536;	/* 256 MiB with 4 KiB pages */
-	char *map = map_pages(n);
 	double t0, t_exit, t_run2;
 	pthread_t t;
 	pid_t pid;
+	char *map;
 	bool ok;
 	int fd;
 
+	ksm_fresh_start_sharing(4096);
+	/* Forked first: pages it shared with us could not become KSM pages. */
+	pid = merged_child(64, &fd);
+	map = map_pages(n);
 	madvise(map, n * psize, MADV_NOHUGEPAGE);
 	for (size_t i = 0; i < n; i++)
 		fill(map + i * psize, 7 + i % 16);
-	ksm_fresh_start_sharing(4096);
-	pid = merged_child(64, &fd);
 	ok = !madvise(map, n * psize, MADV_MERGEABLE) &&
 	     ksm_wait_value("pages_sharing", n - 16 + 60, 120000);
 	run2_done = false;
