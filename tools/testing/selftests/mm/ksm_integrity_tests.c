@@ -14,8 +14,8 @@
  *  - a KSM page lazily freed (MADV_FREE) by its last mapper keeps the
  *    data of the pages that merge with it afterwards;
  *  - KSM zero page counts stay exact when forks race with ksmd;
- *  - a page that fork shares with a process outside KSM never becomes a
- *    KSM page there;
+ *  - a page that fork shares with a process outside KSM, mapped or by a
+ *    swap entry, never becomes a KSM page there;
  *  - processes exiting and unmapping while ksmd scans leave no tracking
  *    state behind.
  */
@@ -325,6 +325,32 @@ static bool wait_for_pfn(void *addr, uint64_t pfn, int scans)
 }
 
 /*
+ * Swap out @n pages at @map, charged to the test cgroup, with all their
+ * mappings.  Reclaim deactivates pages only once the memcg's LRU
+ * statistics show them, and small changes reach those only with the
+ * periodic flush (every 2 s): memory.reclaim (which fails with EAGAIN
+ * when it falls short) is written every 100 ms until every mapping is a
+ * swap entry, for up to a minute.  Returns how many are still in memory.
+ */
+static int swap_out(char *map, size_t n)
+{
+	time_t deadline = time(NULL) + 60;
+	int tries, resident = n;
+	size_t i;
+
+	for (tries = 0; resident && time(NULL) < deadline; tries++) {
+		if (tries)
+			usleep(100000);
+		write_file(TEST_CGROUP "memory.reclaim", "64M");
+		for (i = 0, resident = 0; i < n; i++)
+			resident += !swapped_out(map + i * psize);
+	}
+	ksft_print_msg("%d of %zu mappings in memory after %d writes to memory.reclaim\n",
+		       resident, n, tries);
+	return resident;
+}
+
+/*
  * Merged pages survive migration and swap-out/in with their content.  The
  * pages are allocated in a memory cgroup of the test's own, whose
  * memory.reclaim swaps the KSM pages out with all their mappings.
@@ -334,8 +360,7 @@ static void test_migrate_and_swap(void)
 	const size_t n = 32;
 	bool in_cgroup = enter_test_cgroup();
 	char *map = map_pages(n);
-	int node = 1, status, tries, resident = 0, i;
-	time_t deadline;
+	int node = 1, status, i;
 	bool merged, migrated = true, swapped = false, intact = true;
 	void *page;
 
@@ -374,24 +399,7 @@ static void test_migrate_and_swap(void)
 	if (!in_cgroup) {
 		ksft_test_result_skip("merged pages keep their content across swap (no cgroup)\n");
 	} else {
-		/*
-		 * Reclaim deactivates the pages only once the memcg's LRU
-		 * statistics show them, and small changes reach those only
-		 * with the periodic flush (every 2 s): write memory.reclaim
-		 * (which fails with EAGAIN when it falls short) until every
-		 * mapping is a swap entry, for up to a minute.
-		 */
-		deadline = time(NULL) + 60;
-		for (tries = 0; !swapped && time(NULL) < deadline; tries++) {
-			if (tries)
-				usleep(100000);
-			write_file(TEST_CGROUP "memory.reclaim", "64M");
-			for (i = 0, resident = 0; i < (int)n; i++)
-				resident += !swapped_out(map + i * psize);
-			swapped = !resident;
-		}
-		ksft_print_msg("%d of %zu mappings in memory after %d writes to memory.reclaim\n",
-			       resident, n, tries);
+		swapped = !swap_out(map, n);
 		for (i = 0; i < (int)n; i++)
 			if (!check(map + i * psize, 900 + i % 2)) {
 				ksft_print_msg("page %d lost its content\n", i);
@@ -597,15 +605,19 @@ static long smaps_ksm_kb(void *addr)
  * never reaches.  The parent fills two equal pages and forks; the child
  * registers them (both still shared with the parent), then rewrites its
  * second page with the same content, which gives it a page of its own to
- * merge into.  The parent must never map a KSM page.
+ * merge into.  The parent must never map a KSM page.  With @swap, both
+ * pages are swapped out first and the child reads them back: each is then
+ * mapped once, by the child, but the parent's swap entry would map it
+ * again at swap-in.
  */
-static void test_fork_shared(void)
+static void test_fork_shared(bool swap)
 {
 	const size_t n = 2;
+	bool in_cgroup = swap && enter_test_cgroup();
 	char *map = map_pages(n);
 	int to_child[2], to_parent[2], status = -1;
 	long kb_before = -1, kb_after;
-	bool ok;
+	bool ok, swapped = true;
 	pid_t pid;
 	char c;
 
@@ -619,6 +631,9 @@ static void test_fork_shared(void)
 	if (!pid) {
 		bool merged;
 
+		if (swap && (read(to_child[0], &c, 1) != 1 || !check(map, 1400) ||
+			     !check(map + psize, 1400)))
+			_exit(3);
 		madvise(map, n * psize, MADV_MERGEABLE);
 		ksm_wait_scans(3);
 		if (write(to_parent[1], "a", 1) != 1 || read(to_child[0], &c, 1) != 1)
@@ -627,24 +642,47 @@ static void test_fork_shared(void)
 		merged = wait_for_pfn(map, pfn_of(map + psize), 32);
 		_exit(merged && check(map, 1400) && check(map + psize, 1400) ? 0 : 1);
 	}
-	if (pid > 0 && read(to_parent[0], &c, 1) == 1)
+	if (swap) {
+		swapped = in_cgroup && !swap_out(map, n);
+		if (write(to_child[1], "s", 1) != 1)
+			kill(pid, SIGKILL);
+	}
+	if (pid > 0 && read(to_parent[0], &c, 1) == 1) {
+		/* Reading swaps our pages in, from the swap cache the child filled. */
+		swapped = swapped && check(map, 1400) && check(map + psize, 1400);
 		kb_before = smaps_ksm_kb(map);
+	}
 	if (write(to_child[1], "b", 1) != 1)
 		kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	kb_after = smaps_ksm_kb(map);
-	ok = !kb_before && !kb_after && WIFEXITED(status) && !WEXITSTATUS(status) &&
+	ok = !kb_before && !kb_after && swapped && WIFEXITED(status) && !WEXITSTATUS(status) &&
 	     check(map, 1400) && check(map + psize, 1400);
 	if (!ok)
-		ksft_print_msg("parent's KSM kB %ld then %ld, child status %x\n",
-			       kb_before, kb_after, status);
-	ksft_test_result(ok, "a page fork shares with a parent never turns KSM there\n");
+		ksft_print_msg("parent's KSM kB %ld then %ld, swapped %d, child status %x\n",
+			       kb_before, kb_after, swapped, status);
+	if (swap)
+		ksft_test_result(ok, "a page whose swap entry fork shares never turns KSM\n");
+	else
+		ksft_test_result(ok, "a page fork shares with a parent never turns KSM there\n");
 	close(to_child[0]);
 	close(to_child[1]);
 	close(to_parent[0]);
 	close(to_parent[1]);
 	munmap(map, n * psize);
+	if (in_cgroup)
+		leave_test_cgroup();
 	ksm_stop();
+}
+
+static void test_fork_shared_mapped(void)
+{
+	test_fork_shared(false);
+}
+
+static void test_fork_shared_swapped(void)
+{
+	test_fork_shared(true);
 }
 
 /* Children exit or unmap while ksmd scans at full speed. */
@@ -717,7 +755,8 @@ static const struct {
 	{ "free_then_share", test_free_then_share, 1 },
 	{ "mremap_migration", test_mremap_migration, 1 },
 	{ "zero_pages_fork", test_zero_pages_fork, 1 },
-	{ "fork_shared", test_fork_shared, 1 },
+	{ "fork_shared", test_fork_shared_mapped, 1 },
+	{ "fork_shared_swap", test_fork_shared_swapped, 1 },
 	{ "exit_race", test_exit_race, 1 },
 };
 
