@@ -54,12 +54,10 @@ static bool ksm_pte_merged(struct vm_area_struct *vma, unsigned long addr, pte_t
 /**
  * struct ksm_merged - merged mappings found by one walk
  * @nr: how many
- * @migrating: bit i set if @addr[i] held a migration entry
  * @addr: their addresses, ascending
  */
 struct ksm_merged {
 	unsigned int nr;
-	u32 migrating;
 	unsigned long addr[KSM_UNMERGE_BATCH];
 };
 
@@ -78,9 +76,7 @@ static int ksm_find_merged_pmd(pmd_t *pmd, unsigned long addr, unsigned long end
 	     ptep++, addr += PAGE_SIZE) {
 		pte_t pte = ptep_get(ptep);
 
-		if (ksm_pte_migrating(pte))
-			found->migrating |= BIT(found->nr);
-		else if (!ksm_pte_merged(walk->vma, addr, pte))
+		if (!ksm_pte_migrating(pte) && !ksm_pte_merged(walk->vma, addr, pte))
 			continue;
 		found->addr[found->nr++] = addr;
 	}
@@ -111,10 +107,10 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 
 	mmap_assert_locked(vma->vm_mm);
 	while (start < end) {
+		unsigned long again = 0;
 		unsigned int i;
 
 		found.nr = 0;
-		found.migrating = 0;
 		if (walk_page_range_vma(vma, start, end, &ksm_find_merged_ops, &found) <= 0)
 			return 0;
 		for (i = 0; i < found.nr; i++) {
@@ -122,18 +118,21 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 
 			if (signal_pending(current))
 				return -ERESTARTSYS;
-			/* A poisoned page cannot be copied: it is left, and skipped. */
 			ret = handle_mm_fault(vma, found.addr[i],
 					      FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE, NULL);
 			if (ret & VM_FAULT_OOM)
 				return -ENOMEM;
+			/*
+			 * A fault may back out and leave the page merged: a
+			 * raced PTE, a NUMA hinting entry, a migration that
+			 * was waited for.  Such addresses are looked at again.
+			 * A poisoned page cannot be copied: it is skipped.
+			 */
+			if (!again && !(ret & VM_FAULT_ERROR))
+				again = found.addr[i];
 			cond_resched();
 		}
-		/* Where a migration was waited for, the folio is still merged. */
-		if (found.migrating)
-			start = found.addr[__ffs(found.migrating)];
-		else
-			start = found.addr[found.nr - 1] + PAGE_SIZE;
+		start = again ?: found.addr[found.nr - 1] + PAGE_SIZE;
 	}
 	return 0;
 }
