@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -158,14 +159,34 @@ static void sysfs_one(uint64_t *s)
  * Mappings to advise
  */
 
+/*
+ * A mapping a thread advises; @hole is the offset of a page unmapped in
+ * its middle, or 0.  Another thread's new mapping may come to lie in
+ * that hole, so nothing here unmaps or advises across it.
+ */
 struct slot {
 	pthread_mutex_t lock;
 	char *addr;
 	size_t len;
+	size_t hole;
 };
 
 static struct slot slots[SLOTS];
 static int file_fd = -1;
+
+static void slot_unmap(struct slot *sl)
+{
+	if (!sl->addr)
+		return;
+	if (sl->hole) {
+		munmap(sl->addr, sl->hole);
+		munmap(sl->addr + sl->hole + psize, sl->len - sl->hole - psize);
+	} else {
+		munmap(sl->addr, sl->len);
+	}
+	sl->addr = NULL;
+	sl->hole = 0;
+}
 
 static void slot_remap(uint64_t *s, struct slot *sl)
 {
@@ -174,9 +195,7 @@ static void slot_remap(uint64_t *s, struct slot *sl)
 	int kind = rnd(s) % 4, flags = MAP_ANONYMOUS, fd = -1;
 	char *p;
 
-	if (sl->addr)
-		munmap(sl->addr, sl->len);
-	sl->addr = NULL;
+	slot_unmap(sl);
 	if (kind == 1) {
 		flags = MAP_SHARED | MAP_ANONYMOUS;
 	} else if (kind == 2 && file_fd >= 0) {
@@ -193,8 +212,8 @@ static void slot_remap(uint64_t *s, struct slot *sl)
 			memset(p + i * psize, (int)(rnd(s) % 3), psize);
 	mprotect(p, pages * psize, prots[rnd(s) % 3]);
 	/* Sometimes a hole in the middle. */
-	if (pages > 4 && rnd(s) % 4 == 0)
-		munmap(p + pages / 2 * psize, psize);
+	if (pages > 4 && rnd(s) % 4 == 0 && !munmap(p + pages / 2 * psize, psize))
+		sl->hole = pages / 2 * psize;
 	sl->addr = p;
 	sl->len = pages * psize;
 	atomic_fetch_add(&n_mmap, 1);
@@ -221,10 +240,14 @@ static void madvise_one(uint64_t *s)
 		off &= ~(psize - 1);
 	/*
 	 * Only KSM's advice may run past the slot (over the process's own
-	 * stacks and heap); any other would destroy them.
+	 * stacks and heap, or into the hole); any other would destroy them.
 	 */
-	if (advice != MADV_MERGEABLE && advice != MADV_UNMERGEABLE && len > sl->len - off)
-		len = sl->len - off;
+	if (advice != MADV_MERGEABLE && advice != MADV_UNMERGEABLE) {
+		if (len > sl->len - off)
+			len = sl->len - off;
+		if (sl->hole && off <= sl->hole && len > sl->hole - off)
+			len = sl->hole - off;
+	}
 	if (madvise(sl->addr + off, len, advice))
 		(void)errno;
 	pthread_mutex_unlock(&sl->lock);
@@ -294,6 +317,41 @@ static void *fuzz_thread(void *arg)
 	if (pidfd >= 0)
 		close(pidfd);
 	return NULL;
+}
+
+/*
+ * A crash says where it hit and which slot (if any) was there, then dies
+ * as it would have: a clue for the harness log, not a recovery.
+ */
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	char msg[160];
+	int i, n;
+
+	(void)uc;
+	n = snprintf(msg, sizeof(msg), "# signal %d at %p\n", sig, si->si_addr);
+	if (write(STDOUT_FILENO, msg, n) < 0)
+		(void)errno;
+	for (i = 0; i < SLOTS; i++) {
+		char *a = slots[i].addr, *x = si->si_addr;
+
+		if (!a || x < a || x >= a + slots[i].len)
+			continue;
+		n = snprintf(msg, sizeof(msg), "# in slot %d: %p + %zu, hole at %zu\n",
+			     i, a, slots[i].len, slots[i].hole);
+		if (write(STDOUT_FILENO, msg, n) < 0)
+			(void)errno;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void catch_crashes(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO };
+
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 /*
@@ -430,6 +488,7 @@ int main(int argc, char **argv)
 		threads = 4;
 	psize = sysconf(_SC_PAGESIZE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	catch_crashes();
 	printf("TAP version 13\n1..3\n");
 	list_files();
 	if (!nr_files) {
@@ -472,8 +531,7 @@ int main(int argc, char **argv)
 	/* Nothing of the fuzzing may count in the last check. */
 	munmap(known, KNOWN_PAGES * psize);
 	for (i = 0; i < SLOTS; i++)
-		if (slots[i].addr)
-			munmap(slots[i].addr, slots[i].len);
+		slot_unmap(&slots[i]);
 	restore_knobs();
 	bad = files_readable();
 	printf("%s 2 every sysfs file reads as one line\n", bad ? "not ok" : "ok");

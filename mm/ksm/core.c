@@ -287,7 +287,8 @@ static struct ksm_slot *ksm_slot_new(struct mm_struct *mm)
 		       GFP_KERNEL);
 	if (err) {
 		kmem_cache_free(ksm_slot_cache, slot);
-		return ERR_PTR(err);
+		/* Out of ids (-EBUSY) is out of memory to the caller too. */
+		return ERR_PTR(-ENOMEM);
 	}
 	xa_init(&slot->items);
 	slot->mm = mm;

@@ -54,6 +54,7 @@ struct ksm_found {
  * @budget: most pages to collect for examination
  * @collected: pages collected for examination
  * @nr: entries of @found, settled ones included
+ * @idle_tables: tables the walk passed without an entry
  * @found: the pages, by address
  */
 struct ksm_batch {
@@ -64,8 +65,16 @@ struct ksm_batch {
 	unsigned int budget;
 	unsigned int collected;
 	unsigned int nr;
+	unsigned int idle_tables;
 	struct ksm_found found[PTRS_PER_PTE];
 };
+
+/*
+ * PTE tables with nothing to collect (all swapped, or all skipped by
+ * smart scan) a walk may pass before it ends anyway, so that mmap_lock
+ * is let go and ksmd reschedules: 64 tables map 128 MiB.
+ */
+#define KSM_IDLE_TABLES_PER_WALK	64
 
 /* Pages a batch may visit per page of pages_to_scan; see the top. */
 #define KSM_VISITS_PER_PAGE	64
@@ -81,6 +90,16 @@ static u64 ksm_ukey(u64 hash, struct page *page)
 	if (READ_ONCE(ksm_knobs.merge_across_nodes))
 		return hash;
 	return hash | (u64)page_to_nid(page) << 48;
+}
+
+/*
+ * Without merging across nodes, a candidate on another node is never a
+ * partner: it migrated after it was filed, or its hash only looked like
+ * this node's key.
+ */
+static bool ksm_same_ukey_node(struct page *a, struct page *b)
+{
+	return READ_ONCE(ksm_knobs.merge_across_nodes) || page_to_nid(a) == page_to_nid(b);
 }
 
 /*
@@ -243,13 +262,14 @@ static bool ksm_collect_huge(struct ksm_batch *b, pmd_t pmdval, unsigned long ad
 /*
  * A batch is one PTE table (or PMD-mapped THP) with pages in it: stop the
  * walk after the first one that had any, or when the budget is used up.
- * Tables without pages cost nothing but the walk.
+ * Tables without pages cost nothing but the walk, up to
+ * KSM_IDLE_TABLES_PER_WALK of them.
  */
 static int ksm_collect_stop(struct ksm_batch *b, bool full, unsigned long end)
 {
 	if (full)
 		return 1;
-	if (!b->nr)
+	if (!b->nr && ++b->idle_tables < KSM_IDLE_TABLES_PER_WALK)
 		return 0;
 	b->end = end;
 	return 1;
@@ -692,7 +712,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	err = ksm_peer_open(&p, b, loc);
 	if (err)
 		return err == -EBUSY ? -EAGAIN : err;
-	if (p.page == page ||
+	if (p.page == page || !ksm_same_ukey_node(page, p.page) ||
 	    (ksm_precompare(page, p.page, fresh) && !ksm_pages_identical(page, p.page))) {
 		ksm_peer_close(&p);
 		return -ENOENT;
@@ -942,6 +962,7 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		b->vma = vma;
 		b->nr = 0;
 		b->collected = 0;
+		b->idle_tables = 0;
 		b->budget = min_t(unsigned int, bg->pages, PTRS_PER_PTE);
 		b->end = vma->vm_end;
 		walk_page_range_vma(vma, max(start, vma->vm_start), vma->vm_end,
@@ -996,7 +1017,8 @@ unsigned long ksm_unshared(void)
  * @slot: the slot at the cursor, whose mm has no users left
  *
  * The cursor moves on first; if the slot was the last of the ring, the
- * pass ends with it.
+ * pass ends with it.  While KSM is stopped, that pass is not counted as
+ * a full scan: it starts again when KSM runs.
  *
  * Context: ksmd, ksm_mutex held.
  * Return: true if the slot is freed (see ksm_slot_reap()).
@@ -1006,7 +1028,7 @@ bool ksm_reap_at_cursor(struct ksm_slot *slot)
 	bool last = !ksm_cursor_advance();
 	bool freed = ksm_slot_reap(slot);
 
-	if (last)
+	if (last && (READ_ONCE(ksm_knobs.run) & KSM_RUN_MERGE))
 		ksm_pass_end();
 	return freed;
 }

@@ -82,7 +82,11 @@ static int ksm_find_merged_pmd(pmd_t *pmd, unsigned long addr, unsigned long end
 	}
 	pte_unmap_unlock(start, ptl);
 	/* Stop at the end of a table that had some, so they are near. */
-	return found->nr ? 1 : 0;
+	if (found->nr)
+		return 1;
+	/* A long range without any may take a while to walk. */
+	cond_resched();
+	return 0;
 }
 
 static const struct mm_walk_ops ksm_find_merged_ops = {
