@@ -315,11 +315,18 @@ static bool swapped_out(void *addr)
 	return pagemap_of(addr) & (1ULL << 62);
 }
 
-/* Wait up to @scans more full scans for @addr to map pfn @pfn. */
+/*
+ * Wait up to @scans more full scans, and at least 5 seconds, for @addr to
+ * map pfn @pfn.  With sleep_millisecs=0, a pass over a few pages takes
+ * far less than a millisecond: a count of scans alone may leave the other
+ * side of a test (a child, a writer) no time to act.
+ */
 static bool wait_for_pfn(void *addr, uint64_t pfn, int scans)
 {
+	time_t until = time(NULL) + 5;
+
 	while (pfn_of(addr) != pfn)
-		if (scans-- <= 0 || !ksm_wait_scans(1))
+		if ((scans-- <= 0 && time(NULL) > until) || !ksm_wait_scans(1))
 			return false;
 	return true;
 }
@@ -640,7 +647,15 @@ static void test_fork_shared(bool swap)
 			_exit(2);
 		fill(map + psize, 1400);
 		merged = wait_for_pfn(map, pfn_of(map + psize), 32);
-		_exit(merged && check(map, 1400) && check(map + psize, 1400) ? 0 : 1);
+		if (!check(map, 1400) || !check(map + psize, 1400))
+			_exit(4);
+		if (!merged)
+			ksft_print_msg("child pfns %llx %llx, shared %ld sharing %ld skipped %ld\n",
+				       (unsigned long long)pfn_of(map),
+				       (unsigned long long)pfn_of(map + psize),
+				       ksm_get("pages_shared"), ksm_get("pages_sharing"),
+				       ksm_get("pages_skipped"));
+		_exit(merged ? 0 : 1);
 	}
 	if (swap) {
 		swapped = in_cgroup && !swap_out(map, n);

@@ -3,7 +3,8 @@
  * ksm_lifecycle_tests - KSM state over its whole life, as a user sees it:
  *
  *  - an exiting process drops its KSM pages even while ksmd is stopped,
- *    and its exit does not wait for a long run=2;
+ *    without counting a full scan, and its exit does not wait for a long
+ *    run=2;
  *  - with merge_across_nodes=0, pages merge only within their node, and
  *    a KSM page migrated to another node is found on its new node;
  *  - max_page_sharing splits one content over several KSM pages, counted
@@ -86,6 +87,35 @@ static void test_exit_stopped(void)
 		ksft_print_msg("after exit: shared %ld sharing %ld\n",
 			       ksm_get("pages_shared"), ksm_get("pages_sharing"));
 	ksft_test_result(ok, "exit with ksmd stopped drops the KSM pages\n");
+	ksm_stop();
+}
+
+/*
+ * An exit while ksmd is stopped in the middle of a pass over the exiting
+ * mm (most likely with one mm and a slow scan) completes no pass.
+ */
+static void test_exit_stopped_mid_pass(void)
+{
+	long scans;
+	pid_t pid;
+	bool ok;
+	int fd;
+
+	ksm_fresh_start();
+	pid = merged_child(1024, &fd);
+	ok = ksm_get("pages_shared") == 4;
+	ksm_put("pages_to_scan", 32);
+	ksm_put("sleep_millisecs", 20);
+	usleep(300000);
+	ksm_put("run", 0);	/* under ksm_mutex: no batch is running after it */
+	scans = ksm_get("full_scans");
+	close(fd);
+	waitpid(pid, NULL, 0);
+	ok = ok && ksm_wait_value("pages_shared", 0, 2000) && ksm_get("full_scans") == scans;
+	if (!ok)
+		ksft_print_msg("full_scans %ld then %ld, shared %ld\n", scans,
+			       ksm_get("full_scans"), ksm_get("pages_shared"));
+	ksft_test_result(ok, "exit with ksmd stopped completes no full scan\n");
 	ksm_stop();
 }
 
@@ -560,9 +590,10 @@ int main(void)
 	if (geteuid())
 		ksft_exit_skip("must run as root\n");
 	psize = getpagesize();
-	ksft_set_plan(12);
+	ksft_set_plan(13);
 
 	test_exit_stopped();
+	test_exit_stopped_mid_pass();
 	test_exit_during_run2();
 	test_numa_nodes();
 	test_sharing_chains();
