@@ -70,9 +70,10 @@ struct ksm_batch {
 };
 
 /*
- * PTE tables with nothing to collect (all swapped, or all skipped by
- * smart scan) a walk may pass before it ends anyway, so that mmap_lock
- * is let go and ksmd reschedules: 64 tables map 128 MiB.
+ * PTE tables with nothing to collect (swapped out, or page cache of a
+ * private file mapping) a walk may pass before it ends anyway, so that
+ * mmap_lock is let go and ksmd reschedules: 64 tables map 128 MiB.
+ * (Pages smart scan passes over are entries, so their tables end a walk.)
  */
 #define KSM_IDLE_TABLES_PER_WALK	64
 
