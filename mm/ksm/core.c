@@ -198,10 +198,13 @@ struct ksm_slot *ksm_cursor_advance(void)
  * ksm_slot_retire() - unregister a live mm that has nothing mergeable
  * @slot: the slot at the cursor, without tracking entries
  *
- * The cursor moves on first.  The mm leaves KSM as if it never joined
- * (merge-any stays set, so its next VMA registers it again); holding
- * its mmap_lock keeps MADV_MERGEABLE from racing with the change.  The
- * caller frees the slot with ksm_slot_release() after unlocking.
+ * The cursor moves on first.  ksmd stops visiting the mm, which keeps
+ * MMF_VM_MERGEABLE: as in 6.12, the flag tells that the mm once took
+ * part in KSM (and makes its exit call __ksm_exit(), which finds no
+ * slot).  MADV_MERGEABLE registers it again (see ksm_ensure_registered());
+ * holding its mmap_lock keeps madvise from racing with the change.  A
+ * merge-any mm is never retired.  The caller frees the slot with
+ * ksm_slot_release() after unlocking.
  *
  * Context: ksm_mutex and the mm's mmap_lock held.
  * Return: true if the pass ended with it.
@@ -220,7 +223,6 @@ bool ksm_slot_retire(struct ksm_slot *slot)
 	hash_del(&slot->hash);
 	xa_erase(&ksm_slot_ids, slot->id);
 	spin_unlock(&ksm_slots_lock);
-	clear_bit(MMF_VM_MERGEABLE, &slot->mm->flags);
 	return last;
 }
 
@@ -505,24 +507,47 @@ static void ksm_vma_enable(struct vm_area_struct *vma)
 		vm_flags_set(vma, VM_MERGEABLE);
 }
 
-/* Unmerge a VMA and clear its mark; it stays marked if unmerging fails. */
+/*
+ * Unmerge a VMA and clear its mark; it stays marked if unmerging fails.
+ * The VMA is write-locked first, as for MADV_UNMERGEABLE: a fault under
+ * the VMA lock alone (a swap-in maps a KSM folio again) must not refill
+ * an address the walk has passed, or the VMA would lose its mark with a
+ * KSM mapping inside, which ksmd would then forget.
+ */
 static int ksm_vma_disable(struct vm_area_struct *vma)
 {
 	int err = 0;
 
+	mmap_assert_write_locked(vma->vm_mm);
 	if (vma->vm_flags & VM_MERGEABLE) {
-		if (vma->anon_vma)
+		if (vma->anon_vma) {
+			vma_start_write(vma);
 			err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end);
+		}
 		if (!err)
 			vm_flags_clear(vma, VM_MERGEABLE);
 	}
 	return err;
 }
 
-/* Register @mm unless it already is. */
+/*
+ * Register @mm unless it already is.  A merge-any mm with the flag set
+ * is registered (ksmd never retires it), so that a new VMA of it costs
+ * no lookup; any other mm may have been retired.
+ */
 static int ksm_ensure_registered(struct mm_struct *mm)
 {
-	return test_bit(MMF_VM_MERGEABLE, &mm->flags) ? 0 : __ksm_enter(mm);
+	bool registered;
+
+	mmap_assert_write_locked(mm);
+	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
+		return __ksm_enter(mm);
+	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return 0;
+	spin_lock(&ksm_slots_lock);
+	registered = ksm_slot_lookup(mm);
+	spin_unlock(&ksm_slots_lock);
+	return registered ? 0 : __ksm_enter(mm);
 }
 
 /**
@@ -788,6 +813,10 @@ static int ksm_thread(void *unused)
 /**
  * ksm_forget_all() - drop all tracking state (run=2)
  *
+ * A KSM folio that is still mapped (unmerging could not copy a poisoned
+ * page, say) keeps its node and members, so that the reverse map still
+ * finds its mappings; everything else is dropped.
+ *
  * Context: ksm_mutex held; may sleep.
  * Return: true if every KSM folio could be forgotten.
  */
@@ -800,7 +829,7 @@ bool ksm_forget_all(void)
 	spin_lock(&ksm_slots_lock);
 	while ((slot = ksm_ring_next(slot))) {
 		spin_unlock(&ksm_slots_lock);
-		ksm_slot_clear(slot);
+		ksm_slot_clear_values(slot);
 		spin_lock(&ksm_slots_lock);
 	}
 	ksm_cursor = NULL;

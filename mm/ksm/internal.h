@@ -132,6 +132,9 @@ struct ksm_member {
  * is valid, and for smart scan the number of times the page was examined
  * (its age) and the pass at which it is due again (see ksm_due_pass()).
  * A page passed over is not written to: skipping costs only the read.
+ * KSM_V_FILED tells that the last examination found the page unchanged
+ * and filed it in the unstable index: such pages are pages_unshared
+ * until their next examination, the others (not merged) pages_volatile.
  */
 #define KSM_HASH_MASK		GENMASK_ULL(47, 0)
 #define KSM_V_HASHED		BIT_ULL(48)
@@ -139,6 +142,10 @@ struct ksm_member {
 #define KSM_V_AGE_MASK		0xfULL
 #define KSM_V_DUE_SHIFT		53
 #define KSM_V_DUE_MASK		0x1ffULL
+#define KSM_V_FILED		BIT_ULL(62)
+
+/* Kconfig keeps KSM to 64-bit kernels: xa_mk_value() holds 63 bits there. */
+static_assert(BITS_PER_LONG == 64, "KSM tracking entries need 63-bit xarray values");
 
 static inline u64 ksm_v_age(u64 v)
 {
@@ -309,7 +316,7 @@ struct ksm_knobs {
  * @pages_scanned: pages examined by ksmd
  * @pages_shared: KSM folios in use
  * @pages_sharing: mappings of KSM folios beyond the first of each
- * @pages_unshared: candidates in the unstable index this pass
+ * @pages_unshared: tracking entries with KSM_V_FILED
  * @pages_skipped: pages smart scan passed over
  * @full_scans: completed passes
  * @items: tracking entries of all mms
@@ -336,6 +343,16 @@ extern struct mutex ksm_mutex;
 extern wait_queue_head_t ksm_wait;
 extern wait_queue_head_t ksm_sleep_wait;
 
+/*
+ * Account for tracking entry @old being replaced or erased: a filed page
+ * stops counting as unshared.  Context: ksm_mutex held.
+ */
+static inline void ksm_entry_unfile(const void *old)
+{
+	if (xa_is_value(old) && (xa_to_value(old) & KSM_V_FILED))
+		ksm_stats.pages_unshared--;
+}
+
 /* core.c */
 void ksm_mutex_lock(void);
 bool ksm_mutex_wanted(void);
@@ -359,8 +376,8 @@ void ksm_advisor_pass_end(void);
 void ksm_scan_batch(unsigned int budget);
 bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn);
 bool ksm_slot_clear(struct ksm_slot *slot);
+void ksm_slot_clear_values(struct ksm_slot *slot);
 void ksm_scan_forget(void);
-unsigned long ksm_unshared(void);
 void ksm_scan_init(void);
 
 /* content.c */
@@ -398,6 +415,7 @@ int ksm_member_add(struct ksm_stable *stable, struct ksm_slot *slot,
 void ksm_member_del(struct ksm_member *m);
 void ksm_stable_forget(struct ksm_stable *stable);
 bool ksm_stable_forget_all(void);
+unsigned long ksm_stable_live(void);
 bool ksm_stable_empty(void);
 void ksm_stable_prune(void);
 void ksm_stable_fit(void);

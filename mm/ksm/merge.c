@@ -21,6 +21,16 @@
 #include "internal.h"
 
 /*
+ * page_vma_mapped_walk() also matches device-private and device-exclusive
+ * swap entries of the folio (the entry may have replaced the PTE the scan
+ * saw before the folio was locked): only a present PTE can be merged.
+ */
+static bool ksm_walk_present(struct page_vma_mapped_walk *pvmw)
+{
+	return pte_present(ptep_get(pvmw->pte));
+}
+
+/*
  * Make the mapping of @folio at @addr read-only and clean, and check that
  * nobody but its mappings and the caller holds the folio: a GUP pin or
  * an I/O in flight may write the page behind our back.  The PTE is
@@ -46,26 +56,27 @@ static int ksm_wrprotect(struct vm_area_struct *vma, unsigned long addr,
 	mmu_notifier_invalidate_range_start(&range);
 	if (!page_vma_mapped_walk(&pvmw))
 		goto out;
-	if (WARN_ON_ONCE(!pvmw.pte))
+	if (WARN_ON_ONCE(!pvmw.pte) || !ksm_walk_present(&pvmw))
 		goto out_walk;
 
-	pte = ptep_get(pvmw.pte);
+	/*
+	 * The reference count is checked even when the PTE is read-only and
+	 * clean already: a reference taken for writing before it was
+	 * write-protected (an old FOLL_GET user, an I/O in flight) may
+	 * still write the page.
+	 */
 	exclusive = PageAnonExclusive(&folio->page);
-	if (pte_write(pte) || pte_dirty(pte) || exclusive || mm_tlb_flush_pending(mm)) {
-		int expected = folio_mapcount(folio) + 1 + !!folio_test_swapcache(folio);
-
-		flush_cache_page(vma, addr, folio_pfn(folio));
-		pte = ptep_clear_flush(vma, addr, pvmw.pte);
-		if (folio_ref_count(folio) != expected ||
-		    (exclusive && folio_try_share_anon_rmap_pte(folio, &folio->page))) {
-			set_pte_at(mm, addr, pvmw.pte, pte);
-			err = -EBUSY;
-			goto out_walk;
-		}
-		if (pte_dirty(pte))
-			folio_mark_dirty(folio);
-		set_pte_at(mm, addr, pvmw.pte, pte_wrprotect(pte_mkclean(pte)));
+	flush_cache_page(vma, addr, folio_pfn(folio));
+	pte = ptep_clear_flush(vma, addr, pvmw.pte);
+	if (folio_ref_count(folio) != folio_mapcount(folio) + 1 + !!folio_test_swapcache(folio) ||
+	    (exclusive && folio_try_share_anon_rmap_pte(folio, &folio->page))) {
+		set_pte_at(mm, addr, pvmw.pte, pte);
+		err = -EBUSY;
+		goto out_walk;
 	}
+	if (pte_dirty(pte))
+		folio_mark_dirty(folio);
+	set_pte_at(mm, addr, pvmw.pte, pte_wrprotect(pte_mkclean(pte)));
 	err = 0;
 out_walk:
 	page_vma_mapped_walk_done(&pvmw);
@@ -92,17 +103,33 @@ static pte_t ksm_map_kpage(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
+ * The PTE bits a mapping keeps when its page is replaced: soft-dirty (a
+ * checkpoint tool must still see that the page was written since it
+ * cleared the bits) and userfaultfd write protection.
+ */
+static pte_t ksm_carry_pte_bits(pte_t old, pte_t new)
+{
+	if (pte_soft_dirty(old))
+		new = pte_mksoft_dirty(new);
+	if (pte_uffd_wp(old))
+		new = pte_mkuffd_wp(new);
+	return new;
+}
+
+/*
  * Map @kpage where @folio is mapped at @addr, if the two pages are
  * identical.  All of it happens in one hold of the PTE table lock: the
  * PTE is cleared and the TLB flushed (GUP-fast can no longer find the
  * page), nobody but the mappings and the caller may hold @folio (a pin
  * or an I/O in flight could still write it), the contents are compared,
- * and the PTE is pointed at @kpage or put back, write-protected.  @kpage
- * is write-protected already, so both contents are frozen while they are
- * compared.  With @stable, @kpage's folio becomes the KSM folio of
- * @stable just before it gains the mapping: a new KSM folio never exists
- * without its partner.  Both pages are read-only with equal content, so
- * no secondary MMU needs more than the invalidation around the switch.
+ * and the PTE is pointed at @kpage.  @kpage is write-protected already,
+ * so both contents are frozen while they are compared.  If anything
+ * fails, the PTE is put back exactly as it was: a merge that does not
+ * happen leaves no trace a write could time.  With @stable, @kpage's
+ * folio becomes the KSM folio of @stable just before it gains the
+ * mapping: a new KSM folio never exists without its partner.  Both pages
+ * are read-only with equal content, so no secondary MMU needs more than
+ * the invalidation around the switch.
  */
 static int ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
 			  struct folio *folio, struct page *kpage,
@@ -124,33 +151,32 @@ static int ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
 	mmu_notifier_invalidate_range_start(&range);
 	if (!page_vma_mapped_walk(&pvmw))
 		goto out;
-	if (WARN_ON_ONCE(!pvmw.pte))
+	if (WARN_ON_ONCE(!pvmw.pte) || !ksm_walk_present(&pvmw))
 		goto out_walk;
 
 	exclusive = PageAnonExclusive(&folio->page);
 	flush_cache_page(vma, addr, folio_pfn(folio));
 	pte = ptep_clear_flush(vma, addr, pvmw.pte);
-	if (folio_ref_count(folio) != folio_mapcount(folio) + 1 + !!folio_test_swapcache(folio) ||
-	    (exclusive && folio_try_share_anon_rmap_pte(folio, &folio->page))) {
-		set_pte_at(mm, addr, pvmw.pte, pte);
+	if (folio_ref_count(folio) != folio_mapcount(folio) + 1 + !!folio_test_swapcache(folio)) {
 		err = -EBUSY;
-		goto out_walk;
+		goto out_restore;
+	}
+	if (!ksm_pages_identical(&folio->page, kpage)) {
+		err = -ENOENT;
+		goto out_restore;
+	}
+	if (exclusive && folio_try_share_anon_rmap_pte(folio, &folio->page)) {
+		err = -EBUSY;
+		goto out_restore;
 	}
 	if (pte_dirty(pte))
 		folio_mark_dirty(folio);
-	if (!ksm_pages_identical(&folio->page, kpage)) {
-		set_pte_at(mm, addr, pvmw.pte, pte_wrprotect(pte_mkclean(pte)));
-		err = -ENOENT;
-		goto out_walk;
-	}
 
 	if (stable) {
 		ksm_folio_set_stable(page_folio(kpage), stable);
 		stable->kpfn = folio_pfn(page_folio(kpage));
 	}
-	newpte = ksm_map_kpage(vma, addr, kpage);
-	if (pte_uffd_wp(pte))
-		newpte = pte_mkuffd_wp(newpte);
+	newpte = ksm_carry_pte_bits(pte, ksm_map_kpage(vma, addr, kpage));
 	set_pte_at(mm, addr, pvmw.pte, newpte);
 
 	folio_remove_rmap_pte(folio, &folio->page, vma);
@@ -158,6 +184,9 @@ static int ksm_switch_pte(struct vm_area_struct *vma, unsigned long addr,
 		folio_free_swap(folio);
 	folio_put(folio);
 	err = 0;
+	goto out_walk;
+out_restore:
+	set_pte_at(mm, addr, pvmw.pte, pte);
 out_walk:
 	page_vma_mapped_walk_done(&pvmw);
 out:

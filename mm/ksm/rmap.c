@@ -166,8 +166,13 @@ static bool ksm_swapin_reusable(struct folio *folio, struct vm_area_struct *vma,
 
 	if (folio_test_large(folio))
 		return true;
+	/*
+	 * A KSM folio is mapped again only where ksmd may track it: not
+	 * while run=2 unmerges everything, and not in a VMA that stopped
+	 * being mergeable (its swap entries outlive the unmerge walk).
+	 */
 	if (folio_test_ksm(folio))
-		return ksm_folio_stable(folio) &&
+		return ksm_folio_stable(folio) && (vma->vm_flags & VM_MERGEABLE) &&
 		       !(READ_ONCE(ksm_knobs.run) & KSM_RUN_UNMERGE);
 	anon_vma = folio_anon_vma(folio);
 	if (!anon_vma)

@@ -113,13 +113,18 @@ static void ksm_count_entry(struct ksm_slot *slot, long delta)
 	slot->mm->ksm_rmap_items += delta;
 }
 
-/* Store a value entry; @had says whether the index had an entry before. */
-static void ksm_set_value(struct ksm_slot *slot, unsigned long vpn, u64 v, bool had)
+/* Store a value entry in place of the value or nothing the index had. */
+static void ksm_set_value(struct ksm_slot *slot, unsigned long vpn, u64 v)
 {
 	void *old = xa_store(&slot->items, vpn, xa_mk_value(v), GFP_KERNEL | __GFP_NOWARN);
 
-	if (!xa_is_err(old) && !had)
+	if (xa_is_err(old))
+		return;
+	if (!old)
 		ksm_count_entry(slot, 1);
+	ksm_entry_unfile(old);
+	if (v & KSM_V_FILED)
+		ksm_stats.pages_unshared++;
 }
 
 /**
@@ -146,6 +151,7 @@ bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn)
 	if (xa_is_value(entry)) {
 		xa_erase(&slot->items, vpn);
 		ksm_count_entry(slot, -1);
+		ksm_entry_unfile(entry);
 		return true;
 	}
 	m = entry;
@@ -556,11 +562,18 @@ static void ksm_add_member(struct ksm_batch *b, unsigned int i, struct ksm_stabl
 }
 
 /*
- * Must two pages with equal hashes be compared before the merge starts?
- * The merge itself compares them under write protection, which is the
+ * Must a page be compared with a KSM folio of equal hash before the merge
+ * starts?  The merge itself compares them with the page's mapping taken
+ * away, and puts the mapping back untouched if they differ, which is the
  * check that counts.  Comparing first only pays when the hash may be
  * stale (smart scan reused the one of a former visit) or when a large
  * folio would otherwise be split for a page that does not match.
+ *
+ * A candidate of the unstable index is always compared first instead:
+ * the merge write-protects one of the two pages before it compares, and
+ * the candidate's hash may describe what it held earlier in the pass.  A
+ * write-protect decided on such a hash would let a process that maps a
+ * guess learn, by timing a write, what another page used to hold.
  */
 static bool ksm_precompare(struct page *page, struct page *other, bool fresh)
 {
@@ -568,12 +581,24 @@ static bool ksm_precompare(struct page *page, struct page *other, bool fresh)
 	       folio_test_large(page_folio(other));
 }
 
+/**
+ * enum ksm_stable_result - what a look into the stable index found
+ * @KSM_STABLE_NONE: no KSM folio with room holds the page's content
+ * @KSM_STABLE_MERGED: the page is now mapped to one
+ * @KSM_STABLE_LATER: one may hold it (or does) but could not take the page
+ *	now: the page must not start a new KSM folio of the same content
+ *	through the unstable index, so it waits for its next visit
+ */
+enum ksm_stable_result { KSM_STABLE_NONE, KSM_STABLE_MERGED, KSM_STABLE_LATER };
+
 /*
  * Map batch entry @i to a KSM folio with equal content.  @fresh: @hash
  * was computed from the page in this visit.
  */
-static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh)
+static enum ksm_stable_result ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash,
+					     bool fresh)
 {
+	enum ksm_stable_result res = KSM_STABLE_NONE;
 	struct ksm_found *f = &b->found[i];
 	int limit = READ_ONCE(ksm_knobs.max_page_sharing);
 	struct ksm_stable *s, *next;
@@ -592,6 +617,8 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash, bool f
 		if (IS_ERR(kfolio)) {
 			if (PTR_ERR(kfolio) == -ENOENT)
 				ksm_stable_forget(s);
+			else
+				res = KSM_STABLE_LATER;
 			continue;
 		}
 		if (!READ_ONCE(ksm_knobs.merge_across_nodes) && folio_nid(kfolio) != s->nid) {
@@ -619,9 +646,9 @@ static bool ksm_try_stable(struct ksm_batch *b, unsigned int i, u64 hash, bool f
 		folio_put(kfolio);
 		/* Another node may hold this content (a hash collision). */
 		if (err != -ENOENT)
-			return !err;
+			return err ? KSM_STABLE_LATER : KSM_STABLE_MERGED;
 	}
-	return false;
+	return res;
 }
 
 /*
@@ -714,7 +741,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	if (err)
 		return err == -EBUSY ? -EAGAIN : err;
 	if (p.page == page || !ksm_same_ukey_node(page, p.page) ||
-	    (ksm_precompare(page, p.page, fresh) && !ksm_pages_identical(page, p.page))) {
+	    !ksm_pages_identical(page, p.page)) {
 		ksm_peer_close(&p);
 		return -ENOENT;
 	}
@@ -786,7 +813,14 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 		return;
 	ksm_content_check(stable, f->page, b->mm, f->addr);
 	if (entry && !xa_is_value(entry)) {
-		if (((struct ksm_member *)entry)->stable == stable)
+		struct ksm_member *m = entry;
+
+		/*
+		 * A member must lead the reverse map here: after munmap and
+		 * an mremap of another VMA onto the address, the folio may
+		 * be mapped again (swap-in) in a VMA of another anon_vma.
+		 */
+		if (m->stable == stable && m->anon_vma == b->vma->anon_vma)
 			return;
 		if (!ksm_drop_entry(b->slot, f->addr >> PAGE_SHIFT))
 			return;
@@ -798,15 +832,27 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 	folio_unlock(folio);
 }
 
-/* Look for a partner by content hash, or become a candidate: true if merged. */
-static bool ksm_match(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh)
+/*
+ * Look for a partner by content hash, or become a candidate.  Returns
+ * true if merged; otherwise *@filed tells whether the page is a candidate.
+ */
+static bool ksm_match(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh, bool *filed)
 {
 	struct ksm_found *f = &b->found[i];
 
-	if (ksm_try_stable(b, i, hash, fresh) || ksm_try_unstable(b, i, hash, fresh))
+	*filed = false;
+	switch (ksm_try_stable(b, i, hash, fresh)) {
+	case KSM_STABLE_MERGED:
 		return true;
-	ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page),
-			  ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT));
+	case KSM_STABLE_LATER:
+		return false;
+	case KSM_STABLE_NONE:
+		break;
+	}
+	if (ksm_try_unstable(b, i, hash, fresh))
+		return true;
+	*filed = ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page),
+				   ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT));
 	return false;
 }
 
@@ -817,7 +863,7 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	bool smart = READ_ONCE(ksm_knobs.smart_scan);
 	unsigned long pass = ksm_stats.full_scans;
 	u64 v = 0, hash, age;
-	bool unchanged;
+	bool unchanged, filed = false;
 	void *entry;
 
 	entry = xa_load(&b->slot->items, vpn);
@@ -843,7 +889,7 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 		 */
 		ksm_stats.pages_skipped++;
 		if (v & KSM_V_HASHED)
-			ksm_match(b, i, v & KSM_HASH_MASK, false);
+			ksm_match(b, i, v & KSM_HASH_MASK, false, &filed);
 		return;
 	}
 
@@ -858,14 +904,15 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	unchanged = !(v & KSM_V_HASHED) || (v & KSM_HASH_MASK) == hash;
 	if (ksm_try_zero(b, i, hash))
 		return;
-	if (unchanged ? ksm_match(b, i, hash, true) : ksm_try_stable(b, i, hash, true))
+	if (unchanged ? ksm_match(b, i, hash, true, &filed) :
+			ksm_try_stable(b, i, hash, true) == KSM_STABLE_MERGED)
 		return;
 	/* Not merged: the entry keeps the hash (a merge made it a member). */
 	age = ksm_v_age(v);
 	ksm_set_value(b->slot, vpn,
 		      ksm_v_make(hash, true, age + 1,
-				 ksm_due_pass(pass, smart ? ksm_skip_passes(age) : 0)),
-		      entry);
+				 ksm_due_pass(pass, smart ? ksm_skip_passes(age) : 0)) |
+		      (filed ? KSM_V_FILED : 0));
 }
 
 /* Examine the batch's pages, dropping each reference when done. */
@@ -951,7 +998,8 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		if (!vma) {
 			ksm_drop_gaps(slot, start, TASK_SIZE, NULL);
 			*end = KSM_SLOT_DONE;
-			if (xa_empty(&slot->items) && !ksm_mm_mergeable(mm))
+			if (xa_empty(&slot->items) && !test_bit(MMF_VM_MERGE_ANY, &mm->flags) &&
+			    !ksm_mm_mergeable(mm))
 				*end = ksm_slot_retire(slot) ? KSM_SLOT_RETIRED_LAST :
 							       KSM_SLOT_RETIRED;
 			mmap_read_unlock(mm);
@@ -993,7 +1041,6 @@ static void ksm_pass_end(void)
 {
 	unsigned long prune = msecs_to_jiffies(READ_ONCE(ksm_knobs.prune_ms));
 
-	ksm_stats.pages_unshared = ksm_unstable.used;
 	ksm_stats.full_scans++;
 	if (time_after_eq(jiffies, ksm_last_prune + prune)) {
 		ksm_stable_prune();
@@ -1001,16 +1048,6 @@ static void ksm_pass_end(void)
 	}
 	trace_ksm_stop_scan(ksm_stats.full_scans, ksm_stats.items);
 	ksm_advisor_pass_end();
-}
-
-/**
- * ksm_unshared() - pages waiting in the unstable index
- *
- * Return: the number of candidates inserted in this pass so far.
- */
-unsigned long ksm_unshared(void)
-{
-	return READ_ONCE(ksm_unstable.used);
 }
 
 /**
@@ -1104,6 +1141,26 @@ bool ksm_slot_clear(struct ksm_slot *slot)
 }
 
 /**
+ * ksm_slot_clear_values() - drop the tracking entries of a slot that are
+ * not members of a KSM folio
+ * @slot: the slot
+ *
+ * Context: ksm_mutex held; may sleep.
+ */
+void ksm_slot_clear_values(struct ksm_slot *slot)
+{
+	unsigned long vpn;
+	void *entry;
+
+	lockdep_assert_held(&ksm_mutex);
+	xa_for_each(&slot->items, vpn, entry) {
+		if (xa_is_value(entry))
+			ksm_drop_entry(slot, vpn);
+		cond_resched();
+	}
+}
+
+/**
  * ksm_scan_forget() - empty the unstable index and restart the pass
  *
  * Context: ksm_mutex held.
@@ -1112,7 +1169,6 @@ void ksm_scan_forget(void)
 {
 	lockdep_assert_held(&ksm_mutex);
 	ksm_utable_destroy(&ksm_unstable);
-	ksm_stats.pages_unshared = 0;
 }
 
 /**

@@ -72,10 +72,13 @@ static unsigned int ksm_stable_link(struct hlist_head *head, struct ksm_stable *
 	return same;
 }
 
+/* Buckets or slots moved between two chances to reschedule in a resize. */
+#define KSM_RESIZE_BATCH	1024
+
 /*
  * Move every node to a table of 2^@bits buckets.  Buckets are emptied in
  * order, so nodes with the same key keep their order.  Without memory the
- * old table stays: it is still right.
+ * old table stays: it is still right.  Context: ksm_mutex held; may sleep.
  */
 static void ksm_stable_resize(unsigned int bits)
 {
@@ -93,6 +96,9 @@ static void ksm_stable_resize(unsigned int bits)
 			hlist_del(&s->node);
 			ksm_stable_link(ksm_stable_bucket(table, bits, s->hash, s->nid), s);
 		}
+		/* Millions of nodes: the holder of ksm_mutex owns the table. */
+		if (!(i % KSM_RESIZE_BATCH))
+			cond_resched();
 	}
 	kvfree(ksm_stable_table);
 	ksm_stable_table = table;
@@ -383,6 +389,7 @@ int ksm_member_add(struct ksm_stable *stable, struct ksm_slot *slot,
 		ksm_stats.items++;
 		slot->mm->ksm_rmap_items++;
 	}
+	ksm_entry_unfile(old);
 	get_anon_vma(m->anon_vma);
 	hlist_add_head(&m->link, &stable->members);
 	if (stable->nr_members++)
@@ -517,6 +524,36 @@ void ksm_stable_prune(void)
 {
 	ksm_stable_walk(ksm_stable_prune_one, NULL);
 	ksm_stable_fit();
+}
+
+/* Count @stable in *@arg if a member of it is in an mm that is not exiting. */
+static void ksm_stable_count_live(struct ksm_stable *stable, void *arg)
+{
+	struct ksm_member *m;
+
+	hlist_for_each_entry(m, &stable->members, link) {
+		if (atomic_read(&m->slot->mm->mm_users)) {
+			(*(unsigned long *)arg)++;
+			return;
+		}
+	}
+}
+
+/**
+ * ksm_stable_live() - KSM folios that a live mm still maps
+ *
+ * Folios whose members all belong to exiting mms are not counted: the
+ * exit unmaps them, and ksmd forgets their nodes then.
+ *
+ * Context: ksm_mutex held; may sleep.
+ * Return: the number of nodes with a member in an mm that has users.
+ */
+unsigned long ksm_stable_live(void)
+{
+	unsigned long n = 0;
+
+	ksm_stable_walk(ksm_stable_count_live, &n);
+	return n;
 }
 
 static void ksm_stable_forget_one(struct ksm_stable *stable, void *arg)

@@ -102,7 +102,7 @@ KSM_VAR(advisor_max_pages_to_scan, 0644, ksm_ulong_show, ksm_ulong_store,
 static ssize_t ksm_sysfs_pages_unshared_show(struct kobject *kobj,
 					     struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%lu\n", ksm_unshared());
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_stats.pages_unshared));
 }
 
 KSM_RO(pages_unshared, ksm_sysfs_pages_unshared_show);
@@ -111,7 +111,7 @@ static ssize_t ksm_sysfs_pages_volatile_show(struct kobject *kobj,
 					     struct kobj_attribute *attr, char *buf)
 {
 	long v = READ_ONCE(ksm_stats.items) - READ_ONCE(ksm_stats.pages_shared) -
-		 READ_ONCE(ksm_stats.pages_sharing) - ksm_unshared();
+		 READ_ONCE(ksm_stats.pages_sharing) - READ_ONCE(ksm_stats.pages_unshared);
 
 	/* The counters are read racily: never show a negative count. */
 	return sysfs_emit(buf, "%ld\n", max(v, 0L));

@@ -166,7 +166,8 @@ static int ksm_unmerge_mm(struct mm_struct *mm)
  * lot of memory.
  *
  * Context: ksm_mutex held; may sleep.
- * Return: 0, -ENOMEM or -ERESTARTSYS.
+ * Return: 0, -ENOMEM or -ERESTARTSYS if unmerging failed, -EBUSY if a
+ * live mm still maps KSM pages all the same.
  */
 int ksm_unmerge_everything(void)
 {
@@ -178,9 +179,21 @@ int ksm_unmerge_everything(void)
 	clear_current_oom_origin();
 	/*
 	 * After a partial unmerge the KSM folios left keep their members:
-	 * the reverse map must still find them.
+	 * the reverse map must still find them.  A KSM folio that a live mm
+	 * still maps after a complete walk (a poisoned page cannot be
+	 * copied) is reported: run=2 did not undo everything.  Folios of
+	 * mms that are exiting go away with the exit.
 	 */
-	if (!err)
-		ksm_forget_all();
-	return err;
+	if (err)
+		return err;
+	ksm_stats.full_scans = 0;
+	if (!ksm_forget_all()) {
+		unsigned long left = ksm_stable_live();
+
+		if (left) {
+			pr_warn_ratelimited("ksm: run=2 left %lu KSM pages mapped\n", left);
+			return -EBUSY;
+		}
+	}
+	return 0;
 }

@@ -63,6 +63,7 @@ static struct ksm_uentry *ksm_utable_alloc(unsigned long capacity)
 	return __vcalloc(capacity, sizeof(struct ksm_uentry), GFP_KERNEL | __GFP_NOWARN);
 }
 
+/* Move every entry to a new array of @capacity slots; may sleep. */
 static int ksm_utable_resize(struct ksm_utable *t, unsigned long capacity)
 {
 	struct ksm_utable old = *t;
@@ -75,9 +76,13 @@ static int ksm_utable_resize(struct ksm_utable *t, unsigned long capacity)
 	}
 	t->capacity = capacity;
 	t->used = 0;
-	for (i = 0; i < old.capacity; i++)
+	for (i = 0; i < old.capacity; i++) {
 		if (old.entries[i].loc)
 			ksm_utable_place(t, old.entries[i].hash, old.entries[i].loc);
+		/* A pass over millions of pages fills millions of slots. */
+		if (!(i % 4096))
+			cond_resched();
+	}
 	kvfree(old.entries);
 	return 0;
 }

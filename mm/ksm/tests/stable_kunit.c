@@ -5,19 +5,30 @@
  * chain counters that stable_node_chains and stable_node_dups show.
  *
  * The tests use the live index with nodes that have no folio; ksm_mutex
- * is held throughout, so ksmd never sees them.  They run at boot, before
- * anything is merged.
+ * is held while they are indexed, so ksmd never sees them.  They run at
+ * boot, before anything is merged.  Only expectations are checked under
+ * the mutex: an assertion would end the test with the mutex held.
  */
 #include <kunit/test.h>
 #include <linux/mutex.h>
 
 #include "../internal.h"
 
-static struct ksm_stable *stable_add(struct kunit *test, u64 hash)
+/*
+ * Nodes are allocated before ksm_mutex is taken: a failed assertion ends
+ * the test at once, and must not leave the mutex held.
+ */
+static struct ksm_stable *stable_new(struct kunit *test, u64 hash)
 {
 	struct ksm_stable *s = ksm_stable_alloc(hash);
 
 	KUNIT_ASSERT_NOT_NULL(test, s);
+	return s;
+}
+
+/* Put @s in the index; ksm_mutex held. */
+static struct ksm_stable *stable_add(struct ksm_stable *s)
+{
 	ksm_stable_insert(s, 0);
 	return s;
 }
@@ -31,14 +42,16 @@ static void stable_drop(struct ksm_stable *s)
 static void stable_order_and_chains(struct kunit *test)
 {
 	unsigned long chains = ksm_stats.chains, dups = ksm_stats.dups;
-	struct ksm_stable *a, *b, *c, *x, *y;
+	struct ksm_stable *a = stable_new(test, 5), *x = stable_new(test, 3);
+	struct ksm_stable *b = stable_new(test, 5), *y = stable_new(test, 9);
+	struct ksm_stable *c = stable_new(test, 5);
 
 	mutex_lock(&ksm_mutex);
-	a = stable_add(test, 5);
-	x = stable_add(test, 3);
-	b = stable_add(test, 5);
-	y = stable_add(test, 9);
-	c = stable_add(test, 5);
+	stable_add(a);
+	stable_add(x);
+	stable_add(b);
+	stable_add(y);
+	stable_add(c);
 
 	/* Equal hashes: oldest first, then none. */
 	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_first(5, 0), a);
@@ -71,10 +84,10 @@ static void stable_order_and_chains(struct kunit *test)
 /* The key is the 48-bit hash: higher bits never separate two nodes. */
 static void stable_hash_width(struct kunit *test)
 {
-	struct ksm_stable *s;
+	struct ksm_stable *s = stable_new(test, BIT_ULL(60) | 42);
 
 	mutex_lock(&ksm_mutex);
-	s = stable_add(test, BIT_ULL(60) | 42);
+	stable_add(s);
 	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_first(42, 0), s);
 	stable_drop(s);
 	mutex_unlock(&ksm_mutex);
@@ -93,13 +106,18 @@ static void stable_resize_loses_nothing(struct kunit *test)
 
 	nodes = kunit_kcalloc(test, n, sizeof(*nodes), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, nodes);
+	a = stable_new(test, 77);
+	b = stable_new(test, 77);
+	c = stable_new(test, 77);
+	for (i = 0; i < n; i++)
+		nodes[i] = stable_new(test, (u64)i * 0x9e3779b97f4aULL + 7);
 	mutex_lock(&ksm_mutex);
-	a = stable_add(test, 77);
-	b = stable_add(test, 77);
+	stable_add(a);
+	stable_add(b);
 	for (i = 0; i < n; i++) {
-		nodes[i] = stable_add(test, (u64)i * 0x9e3779b97f4aULL + 7);
+		stable_add(nodes[i]);
 		if (i == n / 2)
-			c = stable_add(test, 77);
+			stable_add(c);
 	}
 	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_first(77, 0), a);
 	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_next(a), b);

@@ -263,100 +263,6 @@ static void test_large_folios(void)
 	ksm_stop();
 }
 
-#define CGROUP		"/sys/fs/cgroup/"
-#define TEST_CGROUP	CGROUP "ksm_integrity/"
-
-static bool write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok;
-}
-
-/* Move this process into the cgroup whose cgroup.procs is @procs. */
-static bool move_to_cgroup(const char *procs)
-{
-	char pid[16];
-
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	return write_file(procs, pid);
-}
-
-/*
- * A memory cgroup of the test's own, to swap out pages that other
- * mappings share: MADV_PAGEOUT leaves those alone, memory.reclaim does
- * not.  The pages must be allocated inside it to be charged to it.
- */
-static bool enter_test_cgroup(void)
-{
-	mkdir(CGROUP, 0755);
-	if (access(CGROUP "cgroup.procs", F_OK))
-		mount("none", CGROUP, "cgroup2", 0, NULL);
-	write_file(CGROUP "cgroup.subtree_control", "+memory");
-	if (mkdir(TEST_CGROUP, 0755) && errno != EEXIST)
-		return false;
-	return move_to_cgroup(TEST_CGROUP "cgroup.procs");
-}
-
-static void leave_test_cgroup(void)
-{
-	move_to_cgroup(CGROUP "cgroup.procs");
-	rmdir(TEST_CGROUP);
-}
-
-/* Is @addr mapped by a swap entry? */
-static bool swapped_out(void *addr)
-{
-	return pagemap_of(addr) & (1ULL << 62);
-}
-
-/*
- * Wait up to @scans more full scans, and at least 5 seconds, for @addr to
- * map pfn @pfn.  With sleep_millisecs=0, a pass over a few pages takes
- * far less than a millisecond: a count of scans alone may leave the other
- * side of a test (a child, a writer) no time to act.
- */
-static bool wait_for_pfn(void *addr, uint64_t pfn, int scans)
-{
-	time_t until = time(NULL) + 5;
-
-	while (pfn_of(addr) != pfn)
-		if ((scans-- <= 0 && time(NULL) > until) || !ksm_wait_scans(1))
-			return false;
-	return true;
-}
-
-/*
- * Swap out @n pages at @map, charged to the test cgroup, with all their
- * mappings.  Reclaim deactivates pages only once the memcg's LRU
- * statistics show them, and small changes reach those only with the
- * periodic flush (every 2 s): memory.reclaim (which fails with EAGAIN
- * when it falls short) is written every 100 ms until every mapping is a
- * swap entry, for up to a minute.  Returns how many are still in memory.
- */
-static int swap_out(char *map, size_t n)
-{
-	time_t deadline = time(NULL) + 60;
-	int tries, resident = n;
-	size_t i;
-
-	for (tries = 0; resident && time(NULL) < deadline; tries++) {
-		if (tries)
-			usleep(100000);
-		write_file(TEST_CGROUP "memory.reclaim", "64M");
-		for (i = 0, resident = 0; i < n; i++)
-			resident += !swapped_out(map + i * psize);
-	}
-	ksft_print_msg("%d of %zu mappings in memory after %d writes to memory.reclaim\n",
-		       resident, n, tries);
-	return resident;
-}
-
 /*
  * Merged pages survive migration and swap-out/in with their content.  The
  * pages are allocated in a memory cgroup of the test's own, whose
@@ -584,26 +490,6 @@ static void test_zero_pages_fork(void)
 			 "KSM zero page counts stay exact across forks\n");
 	ksm_put("use_zero_pages", 0);
 	ksm_stop();
-}
-
-/* Kilobytes of KSM pages in the VMA of ours that holds @addr (smaps). */
-static long smaps_ksm_kb(void *addr)
-{
-	unsigned long start, end, a = (unsigned long)addr;
-	char line[256];
-	bool in = false;
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = a >= start && a < end;
-		else if (in && !strncmp(line, "KSM:", 4))
-			kb = strtol(line + 4, NULL, 10);
-	}
-	if (f)
-		fclose(f);
-	return kb;
 }
 
 /*

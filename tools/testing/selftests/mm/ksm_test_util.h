@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Helpers of the KSM engine selftests: sysfs access, a known KSM state to
- * start from, page contents that are a pure function of a tag, and the
- * physical frame behind an address.
+ * start from, page contents that are a pure function of a tag, the
+ * physical frame behind an address, and a memory cgroup of the tests
+ * own whose memory.reclaim swaps pages out.
  */
 #ifndef KSM_TEST_UTIL_H
 #define KSM_TEST_UTIL_H
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -182,6 +185,124 @@ static inline long proc_stat_field(const char *key)
 			v = strtol(line + strlen(key) + 1, NULL, 10);
 	fclose(f);
 	return v;
+}
+
+/*
+ * Kilobytes of KSM pages in the VMA of ours that holds @addr (smaps).
+ * (6.12's /proc/kpageflags sets KPF_KSM for every anonymous page: it
+ * cannot tell a KSM page.)
+ */
+static inline long smaps_ksm_kb(void *addr)
+{
+	unsigned long start, end, a = (unsigned long)addr;
+	char line[256];
+	bool in = false;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = a >= start && a < end;
+		else if (in && !strncmp(line, "KSM:", 4))
+			kb = strtol(line + 4, NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/*
+ * Wait up to @scans more full scans, and at least 5 seconds, for @addr to
+ * map pfn @pfn.  With sleep_millisecs=0, a pass over a few pages takes
+ * far less than a millisecond: a count of scans alone may leave the other
+ * side of a test (a child, a writer) no time to act.
+ */
+static inline bool wait_for_pfn(void *addr, uint64_t pfn, int scans)
+{
+	time_t until = time(NULL) + 5;
+
+	while (pfn_of(addr) != pfn)
+		if ((scans-- <= 0 && time(NULL) > until) || !ksm_wait_scans(1))
+			return false;
+	return true;
+}
+
+#define CGROUP		"/sys/fs/cgroup/"
+#define TEST_CGROUP	CGROUP "ksm_test/"
+
+static inline bool write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok;
+}
+
+/* Move this process into the cgroup whose cgroup.procs is @procs. */
+static inline bool move_to_cgroup(const char *procs)
+{
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return write_file(procs, pid);
+}
+
+/*
+ * A memory cgroup of the test's own, to swap out pages that other
+ * mappings share: MADV_PAGEOUT leaves those alone, memory.reclaim does
+ * not.  The pages must be allocated inside it to be charged to it.
+ */
+static inline bool enter_test_cgroup(void)
+{
+	mkdir(CGROUP, 0755);
+	if (access(CGROUP "cgroup.procs", F_OK))
+		mount("none", CGROUP, "cgroup2", 0, NULL);
+	write_file(CGROUP "cgroup.subtree_control", "+memory");
+	if (mkdir(TEST_CGROUP, 0755) && errno != EEXIST)
+		return false;
+	return move_to_cgroup(TEST_CGROUP "cgroup.procs");
+}
+
+static inline void leave_test_cgroup(void)
+{
+	move_to_cgroup(CGROUP "cgroup.procs");
+	rmdir(TEST_CGROUP);
+}
+
+/* Is @addr mapped by a swap entry? */
+static inline bool swapped_out(void *addr)
+{
+	return pagemap_of(addr) & (1ULL << 62);
+}
+
+/*
+ * Swap out @n pages at @map, charged to the test cgroup, with all their
+ * mappings.  Reclaim deactivates pages only once the memcg's LRU
+ * statistics show them, and small changes reach those only with the
+ * periodic flush (every 2 s): memory.reclaim (which fails with EAGAIN
+ * when it falls short) is written every 100 ms until every mapping is a
+ * swap entry, for up to a minute.  Returns how many are still in memory.
+ */
+static inline int swap_out(char *map, size_t n)
+{
+	time_t deadline = time(NULL) + 60;
+	int tries, resident = n;
+	size_t i;
+
+	for (tries = 0; resident && time(NULL) < deadline; tries++) {
+		if (tries)
+			usleep(100000);
+		write_file(TEST_CGROUP "memory.reclaim", "64M");
+		for (i = 0, resident = 0; i < n; i++)
+			resident += !swapped_out(map + i * psize);
+	}
+	ksft_print_msg("%d of %zu mappings in memory after %d writes to memory.reclaim\n",
+		       resident, n, tries);
+	return resident;
 }
 
 #endif /* KSM_TEST_UTIL_H */

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ksm_pte_tests - what a merge, or a merge that does not happen, leaves
+ * in the page tables of the processes involved:
+ *
+ *  - soft-dirty survives every kind of merge: the page that becomes the
+ *    KSM page, the page mapped to it, a page joining an existing KSM
+ *    page, and a page mapped to the shared zero page;
+ *  - a page is never write-protected for a merge with a page that no
+ *    longer holds its content: a write to it stays free of faults;
+ *  - once PR_SET_MEMORY_MERGE=0 or MADV_UNMERGEABLE returned, no page of
+ *    the range is a KSM page (smaps), even with swapped-out KSM pages
+ *    faulted back in by other threads meanwhile.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "ksm_test_util.h"
+
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE	67
+#endif
+
+/* Bit 55 of a pagemap entry: the PTE is soft-dirty. */
+#define PM_SOFT_DIRTY_BIT	55
+
+/* Clear the soft-dirty bits of this process (as CRIU does before a dump). */
+static bool clear_soft_dirty(void)
+{
+	return write_file("/proc/self/clear_refs", "4");
+}
+
+static bool soft_dirty(void *addr)
+{
+	return pagemap_of(addr) >> PM_SOFT_DIRTY_BIT & 1;
+}
+
+static void ksm_run(int run)
+{
+	ksm_put("run", run);
+}
+
+/*
+ * Pages 0 and 1 merge into a new KSM page (one becomes it, the other is
+ * mapped to it), page 2 joins it afterwards through the stable index and
+ * page 3, all zeroes, is mapped to the shared zero page.  Every page is
+ * written after the soft-dirty bits were cleared; each must still be
+ * soft-dirty once merged.
+ */
+static void test_soft_dirty(void)
+{
+	char *map = map_pages(4);
+	bool ok = true;
+	int i;
+
+	madvise(map, 4 * psize, MADV_NOHUGEPAGE);
+	ksm_fresh_start();
+	ksm_run(0);
+	ksm_put("use_zero_pages", 1);
+	madvise(map, 4 * psize, MADV_MERGEABLE);
+	for (i = 0; i < 4; i++)
+		memset(map + i * psize, i == 3 ? 0 : 0x5a, psize);
+	if (!clear_soft_dirty() || soft_dirty(map)) {
+		ksft_test_result_skip("soft-dirty survives merging (no soft-dirty tracking)\n");
+		goto out;
+	}
+	/* Pages 0 and 1 (and 3) written now; page 2 only once they merged. */
+	memset(map, 0x5a, psize);
+	memset(map + psize, 0x5a, psize);
+	memset(map + 3 * psize, 0, psize);
+	memset(map + 2 * psize, 0x11, psize);
+	ksm_run(1);
+	ok = ksm_wait_scans(3) && pfn_of(map) == pfn_of(map + psize) && smaps_ksm_kb(map) > 0;
+	if (!ok)
+		ksft_print_msg("pages 0 and 1 did not merge\n");
+	if (ok && (!soft_dirty(map) || !soft_dirty(map + psize))) {
+		ksft_print_msg("soft-dirty after a new KSM page: page 0 %d, page 1 %d\n",
+			       soft_dirty(map), soft_dirty(map + psize));
+		ok = false;
+	}
+	if (ok && (!soft_dirty(map + 3 * psize) || ksm_get("ksm_zero_pages") < 1)) {
+		ksft_print_msg("zero page: soft-dirty %d, ksm_zero_pages %ld\n",
+			       soft_dirty(map + 3 * psize), ksm_get("ksm_zero_pages"));
+		ok = false;
+	}
+	/* Now page 2 joins the KSM page through the stable index. */
+	ksm_run(0);
+	clear_soft_dirty();
+	memset(map + 2 * psize, 0x5a, psize);
+	ksm_run(1);
+	if (ok && !(ksm_wait_scans(3) && pfn_of(map + 2 * psize) == pfn_of(map))) {
+		ksft_print_msg("page 2 did not join the KSM page\n");
+		ok = false;
+	}
+	if (ok && !soft_dirty(map + 2 * psize)) {
+		ksft_print_msg("soft-dirty lost when joining a KSM page\n");
+		ok = false;
+	}
+	for (i = 0; ok && i < 4; i++)
+		ok = map[i * psize] == (i == 3 ? 0 : 0x5a);
+	ksft_test_result(ok, "soft-dirty survives merging (new, joined and zero pages)\n");
+out:
+	munmap(map, 4 * psize);
+	ksm_stop();
+}
+
+/* Minor faults of this process so far. */
+static long minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/*
+ * Victim pages hold contents S_k long enough for smart scan to pass over
+ * them for several passes (their old hashes stay in the unstable index
+ * all that time); then they are wiped, and attacker pages at higher
+ * addresses are given the S_k.  The victims are filled one pass apart, so
+ * that they are due again in different passes, and some of them stay
+ * stale in the index while the attackers are examined.  Whenever ksmd
+ * meets an attacker page with a victim's stale hash in the index, it must
+ * compare the two pages before it write-protects anything: a write to an
+ * attacker page, which takes a fault once it is write-protected, must
+ * never fault.
+ */
+#define STALE_PAIRS	9
+
+static void test_stale_wrprotect(void)
+{
+	char *map = map_pages(2 * STALE_PAIRS);
+	char *attacker = map + STALE_PAIRS * psize;
+	long faults = 0, before;
+	bool ok = true;
+	int i, k;
+
+	madvise(map, 2 * STALE_PAIRS * psize, MADV_NOHUGEPAGE);
+	ksm_fresh_start();
+	madvise(map, 2 * STALE_PAIRS * psize, MADV_MERGEABLE);
+	for (k = 0; ok && k < STALE_PAIRS; k++) {
+		fill(map + k * psize, 5000 + k);
+		ok = ksm_wait_scans(1);
+	}
+	ok = ok && ksm_wait_scans(30);
+	/* Wipe the victims, and give the attackers their former contents. */
+	for (k = 0; k < STALE_PAIRS; k++)
+		fill(map + k * psize, 6000 + k);
+	for (k = 0; k < STALE_PAIRS; k++)
+		fill(attacker + k * psize, 5000 + k);
+	for (i = 0; ok && i < 20; i++) {
+		ok = ksm_wait_scans(1);
+		for (k = 0; k < STALE_PAIRS; k++) {
+			char *p = attacker + k * psize;
+
+			/* Write the byte it holds: the content stays the same. */
+			before = minflt();
+			__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+			faults += minflt() - before;
+		}
+	}
+	if (faults)
+		ksft_print_msg("%ld of %d writes to attacker pages faulted\n", faults,
+			       20 * STALE_PAIRS);
+	for (k = 0; ok && k < STALE_PAIRS; k++)
+		ok = check(map + k * psize, 6000 + k) && check(attacker + k * psize, 5000 + k);
+	ksft_test_result(ok && !faults, "no write protection from a stale unstable-index entry\n");
+	munmap(map, 2 * STALE_PAIRS * psize);
+	ksm_stop();
+}
+
+#define RACE_PAGES	256
+#define RACE_THREADS	2
+
+struct race {
+	char *map;
+	int stop;	/* __atomic accesses */
+	unsigned long sum;
+};
+
+/*
+ * Read the even pages of the range, again and again: swap-in faults that
+ * race with the unmerging.  The odd pages are first read once it is done.
+ */
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+	unsigned long sum = 0;
+	int i;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+		for (i = 0; i < RACE_PAGES; i += 2)
+			sum += __atomic_load_n(r->map + i * psize, __ATOMIC_RELAXED);
+	r->sum = sum;
+	return NULL;
+}
+
+/* Wait up to 30 s for the pages at @a and @b to be one KSM page. */
+static bool wait_merged(char *a, char *b)
+{
+	time_t until = time(NULL) + 30;
+
+	while (pfn_of(a) != pfn_of(b) || smaps_ksm_kb(a) <= 0) {
+		if (time(NULL) > until)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+static int setup_failed(const char *what)
+{
+	ksft_print_msg("%s failed: %s\n", what, strerror(errno));
+	return 3;
+}
+
+/*
+ * In a child, in the test cgroup: RACE_PAGES pages of 4 contents merge
+ * into 4 KSM pages; a pipe keeps a reference on each KSM page so that
+ * reclaim leaves them in the swap cache after it swapped out every
+ * mapping; ksmd is stopped so that nothing changes behind the test.
+ * Threads then fault the even pages back in while the main thread turns
+ * merging off, by prctl or by madvise; the odd pages are faulted in
+ * afterwards, and must not map a KSM page in a VMA that is no longer
+ * mergeable.  Exit status 0: no KSM page is
+ * mapped afterwards and every page holds its content; 1: KSM pages left;
+ * 2: bad content; 3: the setup failed; 4: no cgroup.
+ */
+static int unmerge_vs_swapin_child(bool use_prctl)
+{
+	pthread_t th[RACE_THREADS];
+	struct race r = { 0 };
+	int pipes[4][2], i, left = 0;
+	struct iovec iov;
+
+	if (!enter_test_cgroup())
+		return 4;
+	if (use_prctl && prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		return setup_failed("prctl");
+	r.map = map_pages(RACE_PAGES);
+	madvise(r.map, RACE_PAGES * psize, MADV_NOHUGEPAGE);
+	if (!use_prctl)
+		madvise(r.map, RACE_PAGES * psize, MADV_MERGEABLE);
+	for (i = 0; i < RACE_PAGES; i++)
+		fill(r.map + i * psize, 77 + i % 4);
+	ksm_run(1);
+	for (i = 0; i < 4; i++)
+		if (!wait_merged(r.map + i * psize, r.map + (RACE_PAGES - 4 + i) * psize))
+			return setup_failed("merge");
+	for (i = 0; i < 4; i++) {
+		iov.iov_base = r.map + i * psize;
+		iov.iov_len = psize;
+		if (pipe(pipes[i]) || vmsplice(pipes[i][1], &iov, 1, 0) != (ssize_t)psize)
+			return setup_failed("vmsplice");
+	}
+	ksm_run(0);
+	if (swap_out(r.map, RACE_PAGES))
+		return setup_failed("swap-out");
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_create(&th[i], NULL, race_reader, &r);
+	usleep(1000);
+	if (use_prctl ? prctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0) :
+			madvise(r.map, RACE_PAGES * psize, MADV_UNMERGEABLE))
+		return setup_failed("unmerge");
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < RACE_PAGES; i++)
+		if (!check(r.map + i * psize, 77 + i % 4))
+			return 2;
+	left = smaps_ksm_kb(r.map);
+	if (left)
+		ksft_print_msg("%d kB of KSM pages mapped after unmerging\n", left);
+	return left ? 1 : 0;
+}
+
+static void test_unmerge_vs_swapin(bool use_prctl)
+{
+	const char *how = use_prctl ? "PR_SET_MEMORY_MERGE=0" : "MADV_UNMERGEABLE";
+	int status = -1;
+	pid_t pid;
+
+	ksm_fresh_start();
+	ksm_put("run", 0);
+	pid = fork();
+	if (!pid)
+		exit(unmerge_vs_swapin_child(use_prctl));
+	waitpid(pid, &status, 0);
+	leave_test_cgroup();
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 4)
+		ksft_test_result_skip("%s leaves no KSM page while swap-ins race (no cgroup)\n",
+				      how);
+	else
+		ksft_test_result(WIFEXITED(status) && !WEXITSTATUS(status),
+				 "%s leaves no KSM page while swap-ins race (exit %d)\n", how,
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	ksm_stop();
+}
+
+static void test_prctl_vs_swapin(void)
+{
+	test_unmerge_vs_swapin(true);
+}
+
+static void test_madvise_vs_swapin(void)
+{
+	test_unmerge_vs_swapin(false);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+	{ "soft_dirty", test_soft_dirty },
+	{ "stale_wrprotect", test_stale_wrprotect },
+	{ "prctl_vs_swapin", test_prctl_vs_swapin },
+	{ "madvise_vs_swapin", test_madvise_vs_swapin },
+};
+
+/* usage: ksm_pte_tests [test-name...] (all tests without names) */
+static bool selected(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return argc < 2;
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+	int plan = 0;
+
+	ksft_print_header();
+	if (access(KSM_DIR "run", F_OK))
+		ksft_exit_skip("KSM is not available\n");
+	if (geteuid())
+		ksft_exit_skip("must run as root\n");
+	psize = getpagesize();
+	for (i = 0; i < ARRAY_SIZE(tests); i++)
+		plan += selected(argc, argv, tests[i].name);
+	ksft_set_plan(plan);
+	for (i = 0; i < ARRAY_SIZE(tests); i++)
+		if (selected(argc, argv, tests[i].name))
+			tests[i].fn();
+	ksft_finished();
+}
