@@ -198,13 +198,12 @@ struct ksm_slot *ksm_cursor_advance(void)
  * ksm_slot_retire() - unregister a live mm that has nothing mergeable
  * @slot: the slot at the cursor, without tracking entries
  *
- * The cursor moves on first.  ksmd stops visiting the mm, which keeps
- * MMF_VM_MERGEABLE: as in 6.12, the flag tells that the mm once took
- * part in KSM (and makes its exit call __ksm_exit(), which finds no
- * slot).  MADV_MERGEABLE registers it again (see ksm_ensure_registered());
- * holding its mmap_lock keeps madvise from racing with the change.  A
- * merge-any mm is never retired.  The caller frees the slot with
- * ksm_slot_release() after unlocking.
+ * The cursor moves on first.  The mm leaves KSM as if it never joined,
+ * as 6.12 does when a scan finds no VM_MERGEABLE VMA: MMF_VM_MERGEABLE,
+ * which /proc/<pid>/ksm_stat reports, means "registered with ksmd".
+ * Merge-any stays set, so its next VMA registers it again; holding its
+ * mmap_lock keeps MADV_MERGEABLE from racing with the change.  The
+ * caller frees the slot with ksm_slot_release() after unlocking.
  *
  * Context: ksm_mutex and the mm's mmap_lock held.
  * Return: true if the pass ended with it.
@@ -223,6 +222,7 @@ bool ksm_slot_retire(struct ksm_slot *slot)
 	hash_del(&slot->hash);
 	xa_erase(&ksm_slot_ids, slot->id);
 	spin_unlock(&ksm_slots_lock);
+	clear_bit(MMF_VM_MERGEABLE, &slot->mm->flags);
 	return last;
 }
 
@@ -530,24 +530,10 @@ static int ksm_vma_disable(struct vm_area_struct *vma)
 	return err;
 }
 
-/*
- * Register @mm unless it already is.  A merge-any mm with the flag set
- * is registered (ksmd never retires it), so that a new VMA of it costs
- * no lookup; any other mm may have been retired.
- */
+/* Register @mm unless it already is. */
 static int ksm_ensure_registered(struct mm_struct *mm)
 {
-	bool registered;
-
-	mmap_assert_write_locked(mm);
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
-		return __ksm_enter(mm);
-	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
-		return 0;
-	spin_lock(&ksm_slots_lock);
-	registered = ksm_slot_lookup(mm);
-	spin_unlock(&ksm_slots_lock);
-	return registered ? 0 : __ksm_enter(mm);
+	return test_bit(MMF_VM_MERGEABLE, &mm->flags) ? 0 : __ksm_enter(mm);
 }
 
 /**

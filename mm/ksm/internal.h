@@ -48,23 +48,34 @@
  *
  * Lock order, outermost first::
  *
- *   ksm_mutex                     (sysfs writers, ksmd's batches)
- *     mm->mmap_lock               (read; a partner mm only by trylock)
- *       folio lock                (of the page being merged; trylock)
- *         page table lock         (pte_offset_map_lock)
- *           ksm_slots_lock        (spinlock, also taken under mmap_lock
- *                                  by madvise, prctl and fork)
+ *   mem_hotplug_lock            (memory offline: the MEM_OFFLINE notifier)
+ *     ksm_mutex                 (sysfs writers, ksmd's batches; exit only
+ *                                tries it)
+ *       mm->mmap_lock           (read: the scanned mm's, and a partner
+ *                                mm's taken only by trylock, so up to two)
+ *         folio lock            (a page to merge and its partner: trylock;
+ *                                a KSM folio: sleeping, to add or drop a
+ *                                member, also on exit without mmap_lock;
+ *                                up to two at once)
+ *           anon_vma lock       (splitting a large folio to merge a page)
+ *           mmu_notifier range  (invalidate_range_start around a PTE change)
+ *             page table lock   (pte_offset_map_lock, page_vma_mapped_walk)
+ *
+ *   ksm_slots_lock              (spinlock, innermost: under ksm_mutex, or
+ *                                under mmap_lock for madvise, prctl, fork
+ *                                and exec; no other lock is taken under it)
  *
  * ksm_mutex gives ksmd, or a sysfs writer that changes the merging state
  * (run=2, merge_across_nodes, max_page_sharing), sole ownership of every
  * tracking entry, member, stable node and of the unstable index.  The
  * member list of a stable node is changed only with its KSM folio locked
- * as well, because rmap_walk_ksm() walks it with only the folio lock.
- * ksm_slots_lock protects the ring of slots and the mm-to-slot hash.
- * Exit only ever tries ksm_mutex: an exiting task that finds it taken
- * leaves its slot for ksmd to reap instead of waiting.  Everyone else but
- * ksmd takes it through ksm_mutex_lock(), which makes ksmd end its batch
- * at the next page table, so no writer waits for a long batch.
+ * as well, because rmap_walk_ksm() walks it with only the folio lock; a
+ * node whose folio is gone has no walker left.  ksm_slots_lock protects
+ * the ring of slots and the mm-to-slot hash.  Exit only ever tries
+ * ksm_mutex: an exiting task that finds it taken leaves its slot for ksmd
+ * to reap instead of waiting.  Everyone else but ksmd takes it through
+ * ksm_mutex_lock(), which makes ksmd end its batch at the next page
+ * table, so no writer waits for a long batch.
  */
 
 /**
@@ -410,12 +421,14 @@ void ksm_stable_insert(struct ksm_stable *stable, int nid);
 struct ksm_stable *ksm_stable_first(u64 hash, int nid);
 struct ksm_stable *ksm_stable_next(struct ksm_stable *stable);
 void ksm_stable_erase(struct ksm_stable *stable);
-int ksm_member_add(struct ksm_stable *stable, struct ksm_slot *slot,
-		   struct vm_area_struct *vma, unsigned long addr);
+struct ksm_member *ksm_member_prepare(struct ksm_slot *slot, unsigned long addr);
+void ksm_member_cancel(struct ksm_slot *slot, unsigned long addr, struct ksm_member *m);
+void ksm_member_add(struct ksm_member *m, struct ksm_stable *stable, struct ksm_slot *slot,
+		    struct vm_area_struct *vma, unsigned long addr);
 void ksm_member_del(struct ksm_member *m);
+void ksm_member_replace(struct ksm_member *m);
 void ksm_stable_forget(struct ksm_stable *stable);
 bool ksm_stable_forget_all(void);
-unsigned long ksm_stable_live(void);
 bool ksm_stable_empty(void);
 void ksm_stable_prune(void);
 void ksm_stable_fit(void);

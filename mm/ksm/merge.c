@@ -124,8 +124,11 @@ static pte_t ksm_carry_pte_bits(pte_t old, pte_t new)
  * or an I/O in flight could still write it), the contents are compared,
  * and the PTE is pointed at @kpage.  @kpage is write-protected already,
  * so both contents are frozen while they are compared.  If anything
- * fails, the PTE is put back exactly as it was: a merge that does not
- * happen leaves no trace a write could time.  With @stable, @kpage's
+ * fails, the PTE is put back exactly as it was, write permission
+ * included.  (The host page of a new KSM folio is write-protected before
+ * this switch, see ksm_merge_two(): the scanner compares the two pages
+ * first, so that only a write racing with the merge can leave the host
+ * write-protected for nothing.)  With @stable, @kpage's
  * folio becomes the KSM folio of @stable just before it gains the
  * mapping: a new KSM folio never exists without its partner.  Both pages
  * are read-only with equal content, so no secondary MMU needs more than

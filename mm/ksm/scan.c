@@ -554,11 +554,12 @@ static bool ksm_try_zero(struct ksm_batch *b, unsigned int i, u64 hash)
 	return true;
 }
 
-/* Record the mapping at batch entry @i as a member of @stable, folio locked. */
-static void ksm_add_member(struct ksm_batch *b, unsigned int i, struct ksm_stable *stable)
+/* Have *@m ready to record batch entry @i as a member; false if no memory. */
+static bool ksm_member_ready(struct ksm_batch *b, unsigned int i, struct ksm_member **m)
 {
-	if (ksm_member_add(stable, b->slot, b->vma, b->found[i].addr))
-		pr_warn_ratelimited("ksm: no memory to record a merged page\n");
+	if (!*m)
+		*m = ksm_member_prepare(b->slot, b->found[i].addr);
+	return *m;
 }
 
 /*
@@ -602,6 +603,7 @@ static enum ksm_stable_result ksm_try_stable(struct ksm_batch *b, unsigned int i
 	struct ksm_found *f = &b->found[i];
 	int limit = READ_ONCE(ksm_knobs.max_page_sharing);
 	struct ksm_stable *s, *next;
+	struct ksm_member *m = NULL;
 
 	for (s = ksm_stable_first(hash, page_to_nid(f->page)); s; s = next) {
 		struct folio *kfolio;
@@ -632,6 +634,8 @@ static enum ksm_stable_result ksm_try_stable(struct ksm_batch *b, unsigned int i
 		kpage = folio_page(kfolio, 0);
 		if (ksm_precompare(f->page, kpage, fresh) && !ksm_pages_identical(f->page, kpage))
 			err = -ENOENT;
+		else if (!ksm_member_ready(b, i, &m))
+			err = -ENOMEM;
 		else
 			err = ksm_lock_for_merge(b, i);
 		if (!err) {
@@ -640,14 +644,20 @@ static enum ksm_stable_result ksm_try_stable(struct ksm_batch *b, unsigned int i
 		}
 		if (err != -ENOENT)
 			trace_ksm_merge_with_ksm_page(kfolio, page_to_pfn(f->page), s, b->mm, err);
-		if (!err)
-			ksm_add_member(b, i, s);
+		if (!err) {
+			ksm_member_add(m, s, b->slot, b->vma, f->addr);
+			m = NULL;
+		}
 		folio_unlock(kfolio);
 		folio_put(kfolio);
 		/* Another node may hold this content (a hash collision). */
-		if (err != -ENOENT)
-			return err ? KSM_STABLE_LATER : KSM_STABLE_MERGED;
+		if (err != -ENOENT) {
+			res = err ? KSM_STABLE_LATER : KSM_STABLE_MERGED;
+			break;
+		}
 	}
+	if (m)
+		ksm_member_cancel(b->slot, f->addr, m);
 	return res;
 }
 
@@ -682,6 +692,7 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 			  bool fresh)
 {
 	struct page *page = b->found[i].page;
+	struct ksm_member *m = NULL, *pm;
 	struct page *host = page;
 	struct ksm_stable *stable;
 	int err;
@@ -694,6 +705,11 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 	stable = ksm_stable_alloc(hash);
 	if (!stable)
 		return -ENOMEM;
+	pm = ksm_member_prepare(p->slot, p->addr);
+	if (!pm || !ksm_member_ready(b, i, &m)) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	if (host == page) {
 		err = ksm_merge_two(b->vma, page, p->vma, p->page, stable);
 	} else {
@@ -706,10 +722,8 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 	}
 	trace_ksm_merge_with_ksm_page(page_folio(host), page_to_pfn(host == page ? p->page : page),
 				      NULL, host == page ? p->mm : b->mm, err);
-	if (err) {
-		ksm_stable_free(stable);
-		return err;
-	}
+	if (err)
+		goto fail;
 	/*
 	 * A hash from an earlier visit may no longer describe the page (both
 	 * pages may have changed alike since): file the folio by what it
@@ -718,11 +732,17 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 	if (!fresh)
 		stable->hash = ksm_hash_page(host);
 	ksm_content_seal(stable, host);
-	ksm_add_member(b, i, stable);
-	if (ksm_member_add(stable, p->slot, p->vma, p->addr))
-		pr_warn_ratelimited("ksm: no memory to record a merged page\n");
+	ksm_member_add(m, stable, b->slot, b->vma, b->found[i].addr);
+	ksm_member_add(pm, stable, p->slot, p->vma, p->addr);
 	ksm_stable_insert(stable, folio_nid(page_folio(host)));
 	return 0;
+fail:
+	if (m)
+		ksm_member_cancel(b->slot, b->found[i].addr, m);
+	if (pm)
+		ksm_member_cancel(p->slot, p->addr, pm);
+	ksm_stable_free(stable);
+	return err;
 }
 
 /*
@@ -808,28 +828,41 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 	struct ksm_found *f = &b->found[i];
 	struct folio *folio = page_folio(f->page);
 	struct ksm_stable *stable = ksm_folio_stable(folio);
+	struct ksm_member *m = NULL, *old;
 
 	if (!stable)
 		return;
 	ksm_content_check(stable, f->page, b->mm, f->addr);
-	if (entry && !xa_is_value(entry)) {
-		struct ksm_member *m = entry;
-
-		/*
-		 * A member must lead the reverse map here: after munmap and
-		 * an mremap of another VMA onto the address, the folio may
-		 * be mapped again (swap-in) in a VMA of another anon_vma.
-		 */
-		if (m->stable == stable && m->anon_vma == b->vma->anon_vma)
-			return;
+	old = entry && !xa_is_value(entry) ? entry : NULL;
+	/*
+	 * A member must lead the reverse map here: after munmap and an
+	 * mremap of another VMA onto the address, the folio may be mapped
+	 * again (swap-in) in a VMA of another anon_vma.
+	 */
+	if (old && old->stable == stable && old->anon_vma == b->vma->anon_vma)
+		return;
+	/* The member of another folio is dropped under that folio's lock. */
+	if (old && old->stable != stable) {
 		if (!ksm_drop_entry(b->slot, f->addr >> PAGE_SHIFT))
 			return;
+		old = NULL;
 	}
-	/* A mapping that fork copied, or one whose record was dropped. */
+	/*
+	 * A mapping that fork copied, one whose record was dropped, or one
+	 * whose member is replaced under the same hold of the folio lock.
+	 */
+	if (!ksm_member_ready(b, i, &m))
+		return;
 	folio_lock(folio);
-	if (ksm_folio_stable(folio) == stable)
-		ksm_add_member(b, i, stable);
+	if (ksm_folio_stable(folio) == stable) {
+		if (old)
+			ksm_member_replace(old);
+		ksm_member_add(m, stable, b->slot, b->vma, f->addr);
+		m = NULL;
+	}
 	folio_unlock(folio);
+	if (m)
+		ksm_member_cancel(b->slot, f->addr, m);
 }
 
 /*
@@ -998,8 +1031,7 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		if (!vma) {
 			ksm_drop_gaps(slot, start, TASK_SIZE, NULL);
 			*end = KSM_SLOT_DONE;
-			if (xa_empty(&slot->items) && !test_bit(MMF_VM_MERGE_ANY, &mm->flags) &&
-			    !ksm_mm_mergeable(mm))
+			if (xa_empty(&slot->items) && !ksm_mm_mergeable(mm))
 				*end = ksm_slot_retire(slot) ? KSM_SLOT_RETIRED_LAST :
 							       KSM_SLOT_RETIRED;
 			mmap_read_unlock(mm);

@@ -348,42 +348,94 @@ struct ksm_stable *ksm_stable_next(struct ksm_stable *stable)
  * Members
  */
 
+/*
+ * The member list of a node whose folio is still there changes only with
+ * the folio locked: rmap_walk_ksm() walks it under that lock alone.
+ */
+static void ksm_stable_assert_locked(struct ksm_stable *stable)
+{
+#ifdef CONFIG_DEBUG_VM
+	struct folio *folio = pfn_folio(READ_ONCE(stable->kpfn));
+
+	if (READ_ONCE(folio->mapping) == ksm_stable_mapping(stable))
+		VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+#endif
+}
+
+/**
+ * ksm_member_prepare() - get ready to record a mapping that is merged next
+ * @slot: the mm that will map the KSM folio
+ * @addr: the address of the mapping
+ *
+ * The member is allocated, and the slot of @addr's tracking entry is
+ * reserved, before the mapping is switched: recording it afterwards then
+ * needs no memory, and a mapping never exists without the member that
+ * leads the reverse map to it.
+ *
+ * Context: ksm_mutex held; may sleep.
+ * Return: the member, or NULL if memory is short (do not merge then).
+ */
+struct ksm_member *ksm_member_prepare(struct ksm_slot *slot, unsigned long addr)
+{
+	struct ksm_member *m;
+
+	lockdep_assert_held(&ksm_mutex);
+	m = kmem_cache_alloc(ksm_member_cache, GFP_KERNEL | __GFP_NOWARN);
+	if (!m)
+		return NULL;
+	if (xa_reserve(&slot->items, addr >> PAGE_SHIFT, GFP_KERNEL | __GFP_NOWARN)) {
+		kmem_cache_free(ksm_member_cache, m);
+		return NULL;
+	}
+	return m;
+}
+
+/**
+ * ksm_member_cancel() - give back what ksm_member_prepare() took
+ * @slot: the mm
+ * @addr: the address
+ * @m: the unused member
+ *
+ * Context: ksm_mutex held.
+ */
+void ksm_member_cancel(struct ksm_slot *slot, unsigned long addr, struct ksm_member *m)
+{
+	lockdep_assert_held(&ksm_mutex);
+	xa_release(&slot->items, addr >> PAGE_SHIFT);
+	kmem_cache_free(ksm_member_cache, m);
+}
+
 /**
  * ksm_member_add() - record a mapping of a KSM folio
+ * @m: the member, from ksm_member_prepare() for @slot and @addr
  * @stable: the folio's node
  * @slot: the mm that maps it
  * @vma: the VMA that maps it, with an anon_vma
  * @addr: the address of the mapping
  *
  * The tracking entry of @addr, which must not be a member already,
- * becomes the member.
+ * becomes @m.  Nothing is allocated: the entry's slot was reserved.
  *
  * Context: ksm_mutex held, the KSM folio locked.
- * Return: 0, -ENOMEM, or -EBUSY if @addr already has a member.
  */
-int ksm_member_add(struct ksm_stable *stable, struct ksm_slot *slot,
-		   struct vm_area_struct *vma, unsigned long addr)
+void ksm_member_add(struct ksm_member *m, struct ksm_stable *stable, struct ksm_slot *slot,
+		    struct vm_area_struct *vma, unsigned long addr)
 {
-	struct ksm_member *m;
 	void *old;
 
 	lockdep_assert_held(&ksm_mutex);
-	old = xa_load(&slot->items, addr >> PAGE_SHIFT);
-	/* Members of other folios are dropped by the caller, under their lock. */
-	if (WARN_ON_ONCE(old && !xa_is_value(old)))
-		return -EBUSY;
-	m = kmem_cache_alloc(ksm_member_cache, GFP_KERNEL | __GFP_NOWARN);
-	if (!m)
-		return -ENOMEM;
 	m->stable = stable;
 	m->anon_vma = vma->anon_vma;
 	m->slot = slot;
 	m->addr = addr & PAGE_MASK;
 
-	old = xa_store(&slot->items, addr >> PAGE_SHIFT, m, GFP_KERNEL | __GFP_NOWARN);
-	if (xa_is_err(old)) {
+	old = xa_store(&slot->items, addr >> PAGE_SHIFT, m, GFP_NOWAIT | __GFP_NOWARN);
+	/* Members of other folios are dropped by the caller, under their lock. */
+	if (WARN_ON_ONCE(xa_is_err(old) || (old && !xa_is_value(old)))) {
+		if (!xa_is_err(old))
+			xa_store(&slot->items, addr >> PAGE_SHIFT, old, GFP_NOWAIT | __GFP_NOWARN);
 		kmem_cache_free(ksm_member_cache, m);
-		return -ENOMEM;
+		return;
 	}
 	if (!old) {
 		ksm_stats.items++;
@@ -391,13 +443,29 @@ int ksm_member_add(struct ksm_stable *stable, struct ksm_slot *slot,
 	}
 	ksm_entry_unfile(old);
 	get_anon_vma(m->anon_vma);
+	ksm_stable_assert_locked(stable);
 	hlist_add_head(&m->link, &stable->members);
 	if (stable->nr_members++)
 		ksm_stats.pages_sharing++;
 	else
 		ksm_stats.pages_shared++;
 	slot->mm->ksm_merging_pages++;
-	return 0;
+}
+
+/**
+ * ksm_member_replace() - forget a member whose mapping is recorded anew
+ * @m: the member
+ *
+ * Its tracking entry becomes an (unfiled) value again, without any
+ * allocation, so that ksm_member_add() can record the mapping next.
+ *
+ * Context: ksm_mutex held, the KSM folio locked.
+ */
+void ksm_member_replace(struct ksm_member *m)
+{
+	xa_store(&m->slot->items, m->addr >> PAGE_SHIFT,
+		 xa_mk_value(ksm_v_make(0, false, 0, 0)), GFP_NOWAIT | __GFP_NOWARN);
+	ksm_member_del(m);
 }
 
 /**
@@ -411,6 +479,7 @@ void ksm_member_del(struct ksm_member *m)
 	struct ksm_stable *stable = m->stable;
 
 	lockdep_assert_held(&ksm_mutex);
+	ksm_stable_assert_locked(stable);
 	hlist_del(&m->link);
 	if (--stable->nr_members)
 		ksm_stats.pages_sharing--;
@@ -437,17 +506,12 @@ static void ksm_stable_drop_members(struct ksm_stable *stable)
 	}
 }
 
-/**
- * ksm_stable_forget() - dismantle a node if its folio is gone or unmapped
- * @stable: the node
- *
- * A folio that is still mapped keeps its node (the reverse map needs it),
- * and so does one in the swap cache that still has members: swap-in maps
- * it again without a copy.  A detached folio is copied on swap-in.
- *
- * Context: ksm_mutex held; may sleep.
+/*
+ * Dismantle @stable if its folio is gone or unmapped.  Unless @swapped
+ * too, a folio in the swap cache that still has members keeps its node:
+ * swap-in maps it again without a copy.
  */
-void ksm_stable_forget(struct ksm_stable *stable)
+static void __ksm_stable_forget(struct ksm_stable *stable, bool swapped)
 {
 	struct folio *folio;
 
@@ -458,7 +522,8 @@ void ksm_stable_forget(struct ksm_stable *stable)
 			return;
 	} else {
 		if (folio_mapped(folio) ||
-		    (folio_test_swapcache(folio) && !hlist_empty(&stable->members))) {
+		    (!swapped && folio_test_swapcache(folio) &&
+		     !hlist_empty(&stable->members))) {
 			folio_unlock(folio);
 			folio_put(folio);
 			return;
@@ -473,6 +538,21 @@ void ksm_stable_forget(struct ksm_stable *stable)
 		folio_put(folio);
 	}
 	ksm_stable_free(stable);
+}
+
+/**
+ * ksm_stable_forget() - dismantle a node if its folio is gone or unmapped
+ * @stable: the node
+ *
+ * A folio that is still mapped keeps its node (the reverse map needs it),
+ * and so does one in the swap cache that still has members: swap-in maps
+ * it again without a copy.  A detached folio is copied on swap-in.
+ *
+ * Context: ksm_mutex held; may sleep.
+ */
+void ksm_stable_forget(struct ksm_stable *stable)
+{
+	__ksm_stable_forget(stable, false);
 }
 
 /**
@@ -526,43 +606,16 @@ void ksm_stable_prune(void)
 	ksm_stable_fit();
 }
 
-/* Count @stable in *@arg if a member of it is in an mm that is not exiting. */
-static void ksm_stable_count_live(struct ksm_stable *stable, void *arg)
-{
-	struct ksm_member *m;
-
-	hlist_for_each_entry(m, &stable->members, link) {
-		if (atomic_read(&m->slot->mm->mm_users)) {
-			(*(unsigned long *)arg)++;
-			return;
-		}
-	}
-}
-
-/**
- * ksm_stable_live() - KSM folios that a live mm still maps
- *
- * Folios whose members all belong to exiting mms are not counted: the
- * exit unmaps them, and ksmd forgets their nodes then.
- *
- * Context: ksm_mutex held; may sleep.
- * Return: the number of nodes with a member in an mm that has users.
- */
-unsigned long ksm_stable_live(void)
-{
-	unsigned long n = 0;
-
-	ksm_stable_walk(ksm_stable_count_live, &n);
-	return n;
-}
-
 static void ksm_stable_forget_one(struct ksm_stable *stable, void *arg)
 {
-	ksm_stable_forget(stable);
+	__ksm_stable_forget(stable, true);
 }
 
 /**
  * ksm_stable_forget_all() - forget every node that no mapping uses
+ *
+ * Folios left only in the swap cache are forgotten too: as after run=2
+ * in 6.12, whoever swaps them in gets an ordinary page.
  *
  * Context: ksm_mutex held; may sleep.
  * Return: true if the index is empty afterwards.

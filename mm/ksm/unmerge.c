@@ -94,18 +94,12 @@ static const struct mm_walk_ops ksm_find_merged_ops = {
 	.walk_lock = PGWALK_RDLOCK,
 };
 
-/**
- * ksm_unmerge_range() - unmerge every KSM mapping in part of a VMA
- * @vma: the VMA
- * @start: start of the range
- * @end: end of the range
- *
- * Context: mmap_lock of @vma's mm held; may sleep.
- * Return: 0; -ENOMEM if a copy could not be allocated; -ERESTARTSYS if a
- * signal is pending.  Mappings unmerged before an error stay unmerged.
+/*
+ * Unmerge [@start, @end) of @vma; addresses whose page cannot be copied
+ * (poisoned) are left merged and counted in *@skipped.
  */
-int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-		      unsigned long end)
+static int ksm_unmerge_walk(struct vm_area_struct *vma, unsigned long start,
+			    unsigned long end, unsigned long *skipped)
 {
 	struct ksm_merged found;
 
@@ -132,7 +126,9 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 			 * was waited for.  Such addresses are looked at again.
 			 * A poisoned page cannot be copied: it is skipped.
 			 */
-			if (!again && !(ret & VM_FAULT_ERROR))
+			if (ret & VM_FAULT_ERROR)
+				(*skipped)++;
+			else if (!again)
 				again = found.addr[i];
 			cond_resched();
 		}
@@ -140,6 +136,29 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 	}
 	return 0;
 }
+
+/**
+ * ksm_unmerge_range() - unmerge every KSM mapping in part of a VMA
+ * @vma: the VMA
+ * @start: start of the range
+ * @end: end of the range
+ *
+ * A poisoned KSM page cannot be copied: its mapping stays, as in 6.12.
+ *
+ * Context: mmap_lock of @vma's mm held; may sleep.
+ * Return: 0; -ENOMEM if a copy could not be allocated; -ERESTARTSYS if a
+ * signal is pending.  Mappings unmerged before an error stay unmerged.
+ */
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end)
+{
+	unsigned long skipped = 0;
+
+	return ksm_unmerge_walk(vma, start, end, &skipped);
+}
+
+/* Mappings run=2 could not unmerge (poisoned pages); ksm_mutex. */
+static unsigned long ksm_unmerge_skipped;
 
 static int ksm_unmerge_mm(struct mm_struct *mm)
 {
@@ -151,7 +170,7 @@ static int ksm_unmerge_mm(struct mm_struct *mm)
 	for_each_vma(vmi, vma) {
 		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
 			continue;
-		err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end);
+		err = ksm_unmerge_walk(vma, vma->vm_start, vma->vm_end, &ksm_unmerge_skipped);
 		if (err)
 			break;
 	}
@@ -166,34 +185,33 @@ static int ksm_unmerge_mm(struct mm_struct *mm)
  * lot of memory.
  *
  * Context: ksm_mutex held; may sleep.
- * Return: 0, -ENOMEM or -ERESTARTSYS if unmerging failed, -EBUSY if a
- * live mm still maps KSM pages all the same.
+ * Return: 0, -ENOMEM or -ERESTARTSYS if unmerging failed, -EBUSY if
+ * poisoned KSM pages could not be unmerged.
  */
 int ksm_unmerge_everything(void)
 {
 	int err;
 
 	lockdep_assert_held(&ksm_mutex);
+	ksm_unmerge_skipped = 0;
 	set_current_oom_origin();
 	err = ksm_walk_mms(ksm_unmerge_mm);
 	clear_current_oom_origin();
 	/*
 	 * After a partial unmerge the KSM folios left keep their members:
-	 * the reverse map must still find them.  A KSM folio that a live mm
-	 * still maps after a complete walk (a poisoned page cannot be
-	 * copied) is reported: run=2 did not undo everything.  Folios of
-	 * mms that are exiting go away with the exit.
+	 * the reverse map must still find them.  So do the folios still
+	 * mapped after a complete walk: poisoned pages, which are reported
+	 * (run=2 did not undo everything), and the mappings of mms that are
+	 * exiting, which go away with the exit.
 	 */
 	if (err)
 		return err;
 	ksm_stats.full_scans = 0;
-	if (!ksm_forget_all()) {
-		unsigned long left = ksm_stable_live();
-
-		if (left) {
-			pr_warn_ratelimited("ksm: run=2 left %lu KSM pages mapped\n", left);
-			return -EBUSY;
-		}
+	ksm_forget_all();
+	if (ksm_unmerge_skipped) {
+		pr_warn_ratelimited("ksm: run=2 could not unmerge %lu poisoned pages\n",
+				    ksm_unmerge_skipped);
+		return -EBUSY;
 	}
 	return 0;
 }

@@ -5,7 +5,9 @@
  *
  *  - soft-dirty survives every kind of merge: the page that becomes the
  *    KSM page, the page mapped to it, a page joining an existing KSM
- *    page, and a page mapped to the shared zero page;
+ *    page, and a page mapped to the shared zero page (on x86 a KSM zero
+ *    page mapping is dirty, hence soft-dirty, whatever the page was);
+ *  - so does userfaultfd write protection;
  *  - a page is never write-protected for a merge with a page that no
  *    longer holds its content: a write to it stays free of faults;
  *  - once PR_SET_MEMORY_MERGE=0 or MADV_UNMERGEABLE returned, no page of
@@ -14,10 +16,14 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+
+#include <linux/userfaultfd.h>
 
 #include "ksm_test_util.h"
 
@@ -25,8 +31,9 @@
 #define PR_SET_MEMORY_MERGE	67
 #endif
 
-/* Bit 55 of a pagemap entry: the PTE is soft-dirty. */
+/* Bits of a pagemap entry: the PTE is soft-dirty, uffd write-protected. */
 #define PM_SOFT_DIRTY_BIT	55
+#define PM_UFFD_WP_BIT		57
 
 /* Clear the soft-dirty bits of this process (as CRIU does before a dump). */
 static bool clear_soft_dirty(void)
@@ -37,6 +44,32 @@ static bool clear_soft_dirty(void)
 static bool soft_dirty(void *addr)
 {
 	return pagemap_of(addr) >> PM_SOFT_DIRTY_BIT & 1;
+}
+
+/* Wait up to 30 s for the pages at @a and @b to be one KSM page. */
+static bool wait_merged(char *a, char *b)
+{
+	time_t until = time(NULL) + 30;
+
+	while (pfn_of(a) != pfn_of(b) || smaps_ksm_kb(a) <= 0) {
+		if (time(NULL) > until)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+/* Wait up to 30 s for KSM to have placed @n zero pages. */
+static bool wait_zero_pages(long n)
+{
+	time_t until = time(NULL) + 30;
+
+	while (ksm_get("ksm_zero_pages") < n) {
+		if (time(NULL) > until)
+			return false;
+		usleep(10000);
+	}
+	return true;
 }
 
 static void ksm_run(int run)
@@ -74,9 +107,9 @@ static void test_soft_dirty(void)
 	memset(map + 3 * psize, 0, psize);
 	memset(map + 2 * psize, 0x11, psize);
 	ksm_run(1);
-	ok = ksm_wait_scans(3) && pfn_of(map) == pfn_of(map + psize) && smaps_ksm_kb(map) > 0;
+	ok = wait_merged(map, map + psize) && wait_zero_pages(1);
 	if (!ok)
-		ksft_print_msg("pages 0 and 1 did not merge\n");
+		ksft_print_msg("pages 0 and 1 did not merge, or page 3 into the zero page\n");
 	if (ok && (!soft_dirty(map) || !soft_dirty(map + psize))) {
 		ksft_print_msg("soft-dirty after a new KSM page: page 0 %d, page 1 %d\n",
 			       soft_dirty(map), soft_dirty(map + psize));
@@ -92,7 +125,7 @@ static void test_soft_dirty(void)
 	clear_soft_dirty();
 	memset(map + 2 * psize, 0x5a, psize);
 	ksm_run(1);
-	if (ok && !(ksm_wait_scans(3) && pfn_of(map + 2 * psize) == pfn_of(map))) {
+	if (ok && !wait_merged(map, map + 2 * psize)) {
 		ksft_print_msg("page 2 did not join the KSM page\n");
 		ok = false;
 	}
@@ -106,6 +139,54 @@ static void test_soft_dirty(void)
 out:
 	munmap(map, 4 * psize);
 	ksm_stop();
+}
+
+/*
+ * Two pages write-protected by userfaultfd merge into one KSM page; both
+ * mappings must stay uffd write-protected, or the monitor would miss the
+ * next write to them.
+ */
+static void test_uffd_wp(void)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect wp = { .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	char *map = map_pages(2);
+	bool ok;
+	int uffd;
+
+	madvise(map, 2 * psize, MADV_NOHUGEPAGE);
+	fill(map, 31);
+	fill(map + psize, 31);
+	reg.range.start = (uintptr_t)map;
+	reg.range.len = 2 * psize;
+	wp.range = reg.range;
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg) ||
+	    ioctl(uffd, UFFDIO_WRITEPROTECT, &wp)) {
+		ksft_test_result_skip("uffd write protection survives merging (%s)\n",
+				      strerror(errno));
+		goto out;
+	}
+	ksm_fresh_start();
+	madvise(map, 2 * psize, MADV_MERGEABLE);
+	ok = wait_merged(map, map + psize);
+	if (!ok)
+		ksft_print_msg("the two pages did not merge\n");
+	if (ok && !(pagemap_of(map) >> PM_UFFD_WP_BIT & 1 &&
+		    pagemap_of(map + psize) >> PM_UFFD_WP_BIT & 1)) {
+		ksft_print_msg("uffd-wp after merging: page 0 %d, page 1 %d\n",
+			       (int)(pagemap_of(map) >> PM_UFFD_WP_BIT & 1),
+			       (int)(pagemap_of(map + psize) >> PM_UFFD_WP_BIT & 1));
+		ok = false;
+	}
+	ksft_test_result(ok && check(map, 31) && check(map + psize, 31),
+			 "uffd write protection survives merging\n");
+	ksm_stop();
+out:
+	if (uffd >= 0)
+		close(uffd);
+	munmap(map, 2 * psize);
 }
 
 /* Minor faults of this process so far. */
@@ -197,19 +278,6 @@ static void *race_reader(void *arg)
 			sum += __atomic_load_n(r->map + i * psize, __ATOMIC_RELAXED);
 	r->sum = sum;
 	return NULL;
-}
-
-/* Wait up to 30 s for the pages at @a and @b to be one KSM page. */
-static bool wait_merged(char *a, char *b)
-{
-	time_t until = time(NULL) + 30;
-
-	while (pfn_of(a) != pfn_of(b) || smaps_ksm_kb(a) <= 0) {
-		if (time(NULL) > until)
-			return false;
-		usleep(10000);
-	}
-	return true;
 }
 
 static int setup_failed(const char *what)
@@ -316,6 +384,7 @@ static const struct {
 	void (*fn)(void);
 } tests[] = {
 	{ "soft_dirty", test_soft_dirty },
+	{ "uffd_wp", test_uffd_wp },
 	{ "stale_wrprotect", test_stale_wrprotect },
 	{ "prctl_vs_swapin", test_prctl_vs_swapin },
 	{ "madvise_vs_swapin", test_madvise_vs_swapin },
