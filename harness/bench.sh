@@ -46,6 +46,8 @@ if [ "$QUICK" = 1 ]; then
 		"ksm_cow -m 16"
 		"ksm_meta -m 64"
 		"ksm_idle -m 64 -w 3 -t 10"
+		"ksm_volatile -m 8 -w 3 -t 8"
+		"ksm_latency -m 16 -s 300"
 	)
 else
 	rounds=${ROUNDS:-3} tmo=1500
@@ -62,6 +64,8 @@ else
 		"ksm_cow -m 128 -r 9"
 		"ksm_meta -m 1024"
 		"ksm_idle -m 1024 -w 10 -t 30"
+		"ksm_volatile -m 32 -w 5 -t 20"
+		"ksm_latency -m 64 -s 2000"
 	)
 fi
 

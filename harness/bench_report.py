@@ -34,6 +34,8 @@ TARGETS = [
     (r"unmerge_us_per_mib$", "<=", 1.05),
     (r"meta_bytes_per_page$", "<=", 0.5),
     (r"idle_cpu_pct$", "<=", 1.0),
+    (r"volatile_cow_per_saved_page$", "<=", 1.0),
+    (r"latency_(mmap|fault)_p99_us$", "<=", 1.0),
 ]
 
 # Kernel console lines that mean something went wrong in the VM.

@@ -533,6 +533,7 @@ static int ksm_vma_disable(struct vm_area_struct *vma)
 /* Register @mm unless it already is. */
 static int ksm_ensure_registered(struct mm_struct *mm)
 {
+	mmap_assert_write_locked(mm);
 	return test_bit(MMF_VM_MERGEABLE, &mm->flags) ? 0 : __ksm_enter(mm);
 }
 

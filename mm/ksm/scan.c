@@ -17,6 +17,7 @@
  * visits at most KSM_VISITS_PER_PAGE times that many pages, so that it
  * stays bounded when a whole pass is passed over.
  */
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/ksm.h>
 #include <linux/mm.h>
@@ -896,7 +897,7 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	bool smart = READ_ONCE(ksm_knobs.smart_scan);
 	unsigned long pass = ksm_stats.full_scans;
 	u64 v = 0, hash, age;
-	bool unchanged, filed = false;
+	bool unchanged, filed = false, broken = false;
 	void *entry;
 
 	entry = xa_load(&b->slot->items, vpn);
@@ -910,6 +911,7 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 		if (!ksm_drop_entry(b->slot, vpn))
 			return;
 		entry = NULL;
+		broken = true;
 	}
 	if (entry)
 		v = xa_to_value(entry);
@@ -930,11 +932,17 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	ksm_stats.pages_scanned++;
 	hash = ksm_hash_page(f->page);
 	/*
-	 * Only a page whose content changed between two visits is held
-	 * back as volatile: a page seen for the first time is a candidate
-	 * at once, so a duplicate merges in the pass that first sees it.
+	 * A page whose content changed between two visits is held back as
+	 * volatile: it may join a KSM folio, but it is no candidate.  A page
+	 * seen for the first time is a candidate at once, so a duplicate
+	 * merges in the pass that first sees it; a page whose merge a write
+	 * just broke is not, since it is likely to be written again (this
+	 * keeps the churn of memory that keeps changing down).
 	 */
-	unchanged = !(v & KSM_V_HASHED) || (v & KSM_HASH_MASK) == hash;
+	if (v & KSM_V_HASHED)
+		unchanged = (v & KSM_HASH_MASK) == hash;
+	else
+		unchanged = !broken;
 	if (ksm_try_zero(b, i, hash))
 		return;
 	if (unchanged ? ksm_match(b, i, hash, true, &filed) :
@@ -949,6 +957,28 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 }
 
 /* Examine the batch's pages, dropping each reference when done. */
+/*
+ * Give up the references of the batch from entry @i on, and end the batch
+ * before it: the next walk starts at that entry's address.
+ */
+static void ksm_batch_cut(struct ksm_batch *b, unsigned int i)
+{
+	b->end = b->found[i].addr;
+	for (; i < b->nr; i++) {
+		struct ksm_found *f = &b->found[i];
+
+		if (f->page)
+			folio_put(page_folio(f->page));
+		f->page = NULL;
+	}
+}
+
+/*
+ * Examine the batch's pages, dropping each reference when done.  The
+ * batch holds the mm's mmap_lock: when a writer (mmap, munmap, mprotect)
+ * waits for it, the batch ends after the page at hand, so that the
+ * process waits for one page's examination, not for a whole table's.
+ */
 static void ksm_scan_found(struct ksm_batch *b)
 {
 	unsigned int i;
@@ -958,6 +988,10 @@ static void ksm_scan_found(struct ksm_batch *b)
 
 		if (f->settled)
 			continue;
+		if (i && mmap_lock_is_contended(b->mm)) {
+			ksm_batch_cut(b, i);
+			return;
+		}
 		if (!f->page)
 			f->page = ksm_lookup_page(b->vma, f->addr);
 		if (f->page) {
@@ -978,6 +1012,18 @@ static bool ksm_mm_mergeable(struct mm_struct *mm)
 		if (vma->vm_flags & VM_MERGEABLE)
 			return true;
 	return false;
+}
+
+/*
+ * A writer waiting for @mm's mmap_lock (mmap, munmap, mprotect) goes
+ * before the next batch.  Taking the lock again at once would keep it
+ * from the writer that the last unlock woke: rwsem lets a reader steal
+ * the lock until the writer asks for a handoff, a tick later.
+ */
+static void ksm_let_writer_in(struct mm_struct *mm)
+{
+	if (mmap_lock_is_contended(mm))
+		usleep_range(20, 50);
 }
 
 /**
@@ -1024,6 +1070,7 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 	while (ksm_budget_left(bg) && *end == KSM_SLOT_MORE) {
 		unsigned long start = *pos;
 
+		ksm_let_writer_in(mm);
 		mmap_read_lock(mm);
 		vma = find_vma(mm, start);
 		while (vma && (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma))
@@ -1049,8 +1096,8 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		walk_page_range_vma(vma, max(start, vma->vm_start), vma->vm_end,
 				    &ksm_collect_ops, b);
 		ksm_drop_gaps(slot, start, b->end, b);
-		*pos = b->end;
 		ksm_scan_found(b);
+		*pos = b->end;
 		mmap_read_unlock(mm);
 		ksm_budget_use(bg, b->nr ? b->collected : 1, b->nr);
 		cond_resched();

@@ -432,7 +432,9 @@ void ksm_member_add(struct ksm_member *m, struct ksm_stable *stable, struct ksm_
 	old = xa_store(&slot->items, addr >> PAGE_SHIFT, m, GFP_NOWAIT | __GFP_NOWARN);
 	/* Members of other folios are dropped by the caller, under their lock. */
 	if (WARN_ON_ONCE(xa_is_err(old) || (old && !xa_is_value(old)))) {
-		if (!xa_is_err(old))
+		if (xa_is_err(old))
+			xa_release(&slot->items, addr >> PAGE_SHIFT);
+		else
 			xa_store(&slot->items, addr >> PAGE_SHIFT, old, GFP_NOWAIT | __GFP_NOWARN);
 		kmem_cache_free(ksm_member_cache, m);
 		return;
@@ -463,6 +465,7 @@ void ksm_member_add(struct ksm_member *m, struct ksm_stable *stable, struct ksm_
  */
 void ksm_member_replace(struct ksm_member *m)
 {
+	lockdep_assert_held(&ksm_mutex);
 	xa_store(&m->slot->items, m->addr >> PAGE_SHIFT,
 		 xa_mk_value(ksm_v_make(0, false, 0, 0)), GFP_NOWAIT | __GFP_NOWARN);
 	ksm_member_del(m);
@@ -636,11 +639,24 @@ bool ksm_stable_forget_all(void)
 static void ksm_stable_drop_in_range(struct ksm_stable *stable, void *arg)
 {
 	const unsigned long *range = arg;
+	struct folio *folio;
 
 	if (stable->kpfn < range[0] || stable->kpfn >= range[1])
 		return;
+	/*
+	 * Offlining migrated every KSM folio of the range but poisoned ones,
+	 * which it only unmapped: such a folio is detached from its node,
+	 * under its lock, before the members go.
+	 */
+	folio = ksm_stable_folio(stable, true);
+	if (!IS_ERR(folio))
+		ksm_folio_set_stable(folio, NULL);
 	ksm_stable_drop_members(stable);
 	ksm_stable_erase(stable);
+	if (!IS_ERR(folio)) {
+		folio_unlock(folio);
+		folio_put(folio);
+	}
 	ksm_stable_free(stable);
 }
 

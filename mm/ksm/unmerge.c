@@ -101,6 +101,7 @@ static const struct mm_walk_ops ksm_find_merged_ops = {
 static int ksm_unmerge_walk(struct vm_area_struct *vma, unsigned long start,
 			    unsigned long end, unsigned long *skipped)
 {
+	unsigned long counted = start;	/* skipped addresses below it are counted */
 	struct ksm_merged found;
 
 	mmap_assert_locked(vma->vm_mm);
@@ -126,10 +127,15 @@ static int ksm_unmerge_walk(struct vm_area_struct *vma, unsigned long start,
 			 * was waited for.  Such addresses are looked at again.
 			 * A poisoned page cannot be copied: it is skipped.
 			 */
-			if (ret & VM_FAULT_ERROR)
-				(*skipped)++;
-			else if (!again)
+			if (ret & VM_FAULT_ERROR) {
+				/* The walk may come back here after a backed-out fault. */
+				if (found.addr[i] >= counted) {
+					(*skipped)++;
+					counted = found.addr[i] + PAGE_SIZE;
+				}
+			} else if (!again) {
 				again = found.addr[i];
+			}
 			cond_resched();
 		}
 		start = again ?: found.addr[found.nr - 1] + PAGE_SIZE;
