@@ -48,6 +48,7 @@ if [ "$QUICK" = 1 ]; then
 		"ksm_idle -m 64 -w 3 -t 10"
 		"ksm_volatile -m 8 -w 3 -t 8"
 		"ksm_latency -m 16 -s 300"
+		"ksm_exit -m 64"
 	)
 else
 	rounds=${ROUNDS:-3} tmo=1500
@@ -66,6 +67,7 @@ else
 		"ksm_idle -m 1024 -w 10 -t 30"
 		"ksm_volatile -m 32 -w 5 -t 20"
 		"ksm_latency -m 64 -s 2000"
+		"ksm_exit -m 1024"
 	)
 fi
 

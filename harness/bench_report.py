@@ -36,6 +36,7 @@ TARGETS = [
     (r"idle_cpu_pct$", "<=", 1.0),
     (r"volatile_cow_per_saved_page$", "<=", 1.0),
     (r"latency_(mmap|fault)_p99_us$", "<=", 1.0),
+    (r"exit_(ms|sysfs_max_ms)$", "<=", 1.0),
 ]
 
 # Kernel console lines that mean something went wrong in the VM.

@@ -12,6 +12,9 @@
  * region outside KSM, first with ksmd stopped, then with ksmd at full
  * speed (pages_to_scan=P, sleep_millisecs=0).
  *
+ * Write faults on a region of their own take the per-VMA lock, not the
+ * mmap_lock: their figure mostly shows competition for a CPU.
+ *
  * Diagnostics: KSM_LATENCY_DEBUG=1 prints percentiles and the mean time
  * of mmap, first write and munmap; KSM_LATENCY_OTHER=1 puts the merged
  * memory in a child process instead, which tells waiting for the
@@ -27,7 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ksm_util.h"
@@ -95,6 +101,10 @@ static void measure(int s, long psize, double *mmap_p99, double *fault_p99)
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int i;
 
+	if (!v || area == MAP_FAILED) {
+		perror("measure");
+		exit(1);
+	}
 	madvise(area, (size_t)s * psize, MADV_NOHUGEPAGE);
 	for (i = 0; i < s; i++) {
 		v[i] = mmap_cycle();
@@ -124,6 +134,7 @@ int main(int argc, char **argv)
 	struct writer w = { 0 };
 	pthread_t th;
 	int samples = 2000, opt;
+	pid_t other = 0;
 	size_t n, i;
 	char *map;
 
@@ -135,12 +146,19 @@ int main(int argc, char **argv)
 		else if (opt == 's')
 			samples = atoi(optarg);
 	}
-	if (ksm_write("run", 2))
+	if (samples < 1 || ksm_write("run", 2))
 		return 4;
 	ksm_write("pages_to_scan", scan);
 	ksm_write("sleep_millisecs", 0);
-	if (getenv("KSM_LATENCY_OTHER") && fork() == 0) {
+	if (getenv("KSM_LATENCY_OTHER"))
+		other = fork();
+	if (other < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (!other) {
 		/* Diagnostic: the merged memory lives in another process. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		n = ((size_t)mib << 20) / psize;
 		map = mmap(NULL, n * psize, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -154,13 +172,15 @@ int main(int argc, char **argv)
 		writer(&w);
 		return 0;
 	}
-	if (getenv("KSM_LATENCY_OTHER")) {
+	if (other > 0) {
 		sleep(2);
 		measure(samples, psize, &mi, &fi);
 		ksm_write("run", 1);
 		ksm_wait_scans(2, 300);
 		measure(samples, psize, &mr, &fr);
 		ksm_write("run", 2);
+		kill(other, SIGKILL);
+		waitpid(other, NULL, 0);
 		printf("latency-other mmap_p99_us idle=%.0f running=%.0f\n", mi, mr);
 		return 0;
 	}
@@ -184,8 +204,10 @@ int main(int argc, char **argv)
 
 	measure(samples, psize, &mi, &fi);
 	ksm_write("run", 1);
-	if (ksm_wait_scans(2, 300))
+	if (ksm_wait_scans(2, 300)) {
+		ksm_write("run", 2);
 		return 3;
+	}
 	measure(samples, psize, &mr, &fr);
 	ksm_write("run", 2);
 	__atomic_store_n(&w.stop, 1, __ATOMIC_RELAXED);

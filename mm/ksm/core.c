@@ -398,6 +398,9 @@ long ksm_fork_zero_pages(struct mm_struct *oldmm)
  */
 static atomic_t ksm_exits_pending = ATOMIC_INIT(0);
 
+/* Most tracking entries an exiting task drops itself; see __ksm_exit(). */
+#define KSM_EXIT_INLINE_ITEMS	512
+
 /* Free the slot of exiting @mm now, if it is off the cursor and has no busy entry. */
 static bool ksm_exit_now(struct mm_struct *mm)
 {
@@ -423,10 +426,13 @@ static bool ksm_exit_now(struct mm_struct *mm)
  * __ksm_exit() - an mm registered with KSM is exiting
  * @mm: the mm, whose last user is gone
  *
- * An exiting task never waits for ksmd.  If ksm_mutex is free, the slot
- * and its tracking entries are freed here; otherwise, or if ksmd's cursor
- * is on the slot or one of its KSM folios is busy, the slot stays in the
- * ring and ksmd reaps it.  ksmd only touches an mm's page tables while
+ * An exiting task never waits for ksmd.  If ksm_mutex is free and the mm
+ * has at most KSM_EXIT_INLINE_ITEMS tracking entries, the slot and its
+ * entries are freed here; otherwise, or if ksmd's cursor is on the slot
+ * or one of its KSM folios is busy, the slot stays in the ring and ksmd
+ * reaps it.  Either way the members go before exit_mmap() unmaps their
+ * pages, as in 6.12: a migration of a KSM folio in between finds fewer
+ * mappings and fails (it is tried again later).  ksmd only touches an mm's page tables while
  * holding a user reference, so it cannot race with the teardown that
  * follows, and a slot without users is never scanned again.
  *
@@ -436,7 +442,12 @@ void __ksm_exit(struct mm_struct *mm)
 {
 	bool done = false;
 
-	if (mutex_trylock(&ksm_mutex)) {
+	/*
+	 * A large mm (a VM, an OOM victim) is left to ksmd, which drops its
+	 * entries in steps that let sysfs writers in: the exit itself never
+	 * spends more than a few hundred entries' time on KSM.
+	 */
+	if (mm->ksm_rmap_items <= KSM_EXIT_INLINE_ITEMS && mutex_trylock(&ksm_mutex)) {
 		done = ksm_exit_now(mm);
 		mutex_unlock(&ksm_mutex);
 	}

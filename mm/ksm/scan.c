@@ -56,6 +56,7 @@ struct ksm_found {
  * @collected: pages collected for examination
  * @nr: entries of @found, settled ones included
  * @idle_tables: tables the walk passed without an entry
+ * @cut: a waiting mmap_lock writer ended the batch early
  * @found: the pages, by address
  */
 struct ksm_batch {
@@ -67,6 +68,7 @@ struct ksm_batch {
 	unsigned int collected;
 	unsigned int nr;
 	unsigned int idle_tables;
+	bool cut;
 	struct ksm_found found[PTRS_PER_PTE];
 };
 
@@ -77,6 +79,12 @@ struct ksm_batch {
  * (Pages smart scan passes over are entries, so their tables end a walk.)
  */
 #define KSM_IDLE_TABLES_PER_WALK	64
+
+/*
+ * Pages a walk collects after one that a waiting mmap_lock writer cut
+ * short: the lock is busy, so collect little that may be given up again.
+ */
+#define KSM_CONTENDED_BATCH	16
 
 /* Pages a batch may visit per page of pages_to_scan; see the top. */
 #define KSM_VISITS_PER_PAGE	64
@@ -219,6 +227,7 @@ static bool ksm_settle_skipped(struct ksm_batch *b, struct page *page, unsigned 
 {
 	unsigned long vpn = addr >> PAGE_SHIFT, pos = KSM_UTABLE_START;
 	u64 own = ksm_loc(b->slot->id, vpn), v, key, loc;
+	bool filed = false;
 	void *entry;
 
 	if (!READ_ONCE(ksm_knobs.smart_scan) || folio_test_ksm(page_folio(page)))
@@ -232,12 +241,18 @@ static bool ksm_settle_skipped(struct ksm_batch *b, struct page *page, unsigned 
 	if (ksm_stable_first(v & KSM_HASH_MASK, page_to_nid(page)))
 		return false;
 	key = ksm_ukey(v & KSM_HASH_MASK, page);
-	while ((loc = ksm_utable_next(&ksm_unstable, key, &pos)))
+	while ((loc = ksm_utable_next(&ksm_unstable, key, &pos))) {
 		if (loc != own)
 			return false;
-	if (ksm_utable_full(&ksm_unstable) || !ksm_utable_insert(&ksm_unstable, key, own))
-		return false;
-	ksm_stats.pages_skipped++;
+		/* Settled by a walk of this pass that a writer cut short. */
+		filed = true;
+	}
+	if (!filed) {
+		if (ksm_utable_full(&ksm_unstable) ||
+		    !ksm_utable_insert(&ksm_unstable, key, own))
+			return false;
+		ksm_stats.pages_skipped++;
+	}
 	b->found[b->nr].page = NULL;
 	b->found[b->nr].addr = addr;
 	b->found[b->nr].settled = true;
@@ -956,21 +971,30 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 		      (filed ? KSM_V_FILED : 0));
 }
 
-/* Examine the batch's pages, dropping each reference when done. */
 /*
  * Give up the references of the batch from entry @i on, and end the batch
- * before it: the next walk starts at that entry's address.
+ * before it: the next walk starts at that entry's address, and only the
+ * entries before it count against the budget.
  */
 static void ksm_batch_cut(struct ksm_batch *b, unsigned int i)
 {
-	b->end = b->found[i].addr;
-	for (; i < b->nr; i++) {
-		struct ksm_found *f = &b->found[i];
+	unsigned int j;
 
+	b->end = b->found[i].addr;
+	b->cut = true;
+	b->collected = 0;
+	for (j = 0; j < b->nr; j++) {
+		struct ksm_found *f = &b->found[j];
+
+		if (j < i) {
+			b->collected += !f->settled;
+			continue;
+		}
 		if (f->page)
 			folio_put(page_folio(f->page));
 		f->page = NULL;
 	}
+	b->nr = i;
 }
 
 /*
@@ -1018,7 +1042,7 @@ static bool ksm_mm_mergeable(struct mm_struct *mm)
  * A writer waiting for @mm's mmap_lock (mmap, munmap, mprotect) goes
  * before the next batch.  Taking the lock again at once would keep it
  * from the writer that the last unlock woke: rwsem lets a reader steal
- * the lock until the writer asks for a handoff, a tick later.
+ * the lock until the writer asks for a handoff, about 4 ms later.
  */
 static void ksm_let_writer_in(struct mm_struct *mm)
 {
@@ -1065,6 +1089,7 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 	struct ksm_batch *b = &ksm_batch;
 	struct mm_struct *mm = slot->mm;
 	struct vm_area_struct *vma;
+	bool cut = false;
 
 	*end = KSM_SLOT_MORE;
 	while (ksm_budget_left(bg) && *end == KSM_SLOT_MORE) {
@@ -1091,13 +1116,16 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		b->nr = 0;
 		b->collected = 0;
 		b->idle_tables = 0;
-		b->budget = min_t(unsigned int, bg->pages, PTRS_PER_PTE);
+		b->cut = false;
+		b->budget = min_t(unsigned int, bg->pages,
+				  cut ? KSM_CONTENDED_BATCH : PTRS_PER_PTE);
 		b->end = vma->vm_end;
 		walk_page_range_vma(vma, max(start, vma->vm_start), vma->vm_end,
 				    &ksm_collect_ops, b);
 		ksm_drop_gaps(slot, start, b->end, b);
 		ksm_scan_found(b);
 		*pos = b->end;
+		cut = b->cut;
 		mmap_read_unlock(mm);
 		ksm_budget_use(bg, b->nr ? b->collected : 1, b->nr);
 		cond_resched();
@@ -1203,6 +1231,8 @@ void ksm_scan_batch(unsigned int budget)
  * ksm_slot_clear() - drop every tracking entry of a slot
  * @slot: the slot
  *
+ * Stops early when a task waits for ksm_mutex (see ksm_mutex_lock()).
+ *
  * Context: ksm_mutex held; may sleep.
  * Return: true if the slot has no entries left.
  */
@@ -1214,6 +1244,9 @@ bool ksm_slot_clear(struct ksm_slot *slot)
 	lockdep_assert_held(&ksm_mutex);
 	xa_for_each(&slot->items, vpn, entry) {
 		ksm_drop_entry(slot, vpn);
+		/* A large mm: let a sysfs writer in, and finish later. */
+		if (ksm_mutex_wanted())
+			break;
 		cond_resched();
 	}
 	return xa_empty(&slot->items);

@@ -632,9 +632,9 @@ bool ksm_stable_forget_all(void)
 
 #ifdef CONFIG_MEMORY_HOTREMOVE
 /*
- * Offlining migrated every live KSM folio out of the range, so a node
- * whose pfn is still inside it is stale; its struct page is about to go
- * away, so it is dropped without looking at the folio.
+ * Offlining migrated every live KSM folio out of the range, but poisoned
+ * ones, so a node whose pfn is still inside it is stale or holds a
+ * poisoned folio (see below); its struct page is about to go away.
  */
 static void ksm_stable_drop_in_range(struct ksm_stable *stable, void *arg)
 {

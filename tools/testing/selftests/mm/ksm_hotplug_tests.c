@@ -75,6 +75,46 @@ static bool block_movable(unsigned long block)
 	return !strncmp(buf, "Movable", 7);
 }
 
+/* Bits of /proc/kpageflags that keep a page from being migrated. */
+#define KPF_SLAB_BIT		7
+#define KPF_RESERVED_BIT	32
+
+/*
+ * Does memory block @block hold no page that offlining could not move
+ * (memory the kernel reserved at boot, slab)?  Debug kernels reserve much
+ * more, top-down, than the top block of a zone.
+ */
+static bool block_clean(unsigned long block, unsigned long bsize)
+{
+	size_t nr = bsize / psize, i;
+	uint64_t *flags = malloc(nr * sizeof(*flags));
+	bool clean = flags != NULL;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0 || !flags ||
+	    pread(fd, flags, nr * sizeof(*flags), block * nr * sizeof(*flags)) !=
+	    (ssize_t)(nr * sizeof(*flags)))
+		clean = false;
+	for (i = 0; clean && i < nr; i++)
+		clean = !(flags[i] >> KPF_RESERVED_BIT & 1) && !(flags[i] >> KPF_SLAB_BIT & 1);
+	if (fd >= 0)
+		close(fd);
+	free(flags);
+	return clean;
+}
+
+/* 0 unknown, 1 usable, 2 not: per memory block, for pick_pages(). */
+static char usable[1024];
+
+static bool block_usable(unsigned long block, unsigned long bsize)
+{
+	if (block >= sizeof(usable))
+		return false;
+	if (!usable[block])
+		usable[block] = block_movable(block) && block_clean(block, bsize) ? 1 : 2;
+	return usable[block] == 1;
+}
+
 /* The pages of the test: CONTENTS contents, COPIES pages of each. */
 static char *pages[CONTENTS * COPIES];
 
@@ -94,8 +134,7 @@ static uint64_t shared_pfn(int c)
  * Pick the test's pages among @n pages at @map: pages in movable blocks
  * only, so that the KSM page of each content, which is one of them,
  * lies in a block that can go offline.  The others keep unique content.
- * The top block of a node's movable zone is left out: memory the kernel
- * allocated at boot, top-down, may sit there and keep it online.
+ * Blocks holding pages that offlining cannot move are left out.
  */
 static bool pick_pages(char *map, size_t n, unsigned long bsize)
 {
@@ -104,7 +143,7 @@ static bool pick_pages(char *map, size_t n, unsigned long bsize)
 	for (i = 0; i < n && got < CONTENTS * COPIES; i++) {
 		unsigned long block = pfn_of(map + i * psize) * psize / bsize;
 
-		if (block_movable(block) && block_movable(block + 1))
+		if (block_usable(block, bsize))
 			pages[got++] = map + i * psize;
 	}
 	for (i = 0; i < got; i++)
