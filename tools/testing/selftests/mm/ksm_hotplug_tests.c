@@ -88,7 +88,7 @@ static bool block_clean(unsigned long block, unsigned long bsize)
 {
 	size_t nr = bsize / psize, i;
 	uint64_t *flags = malloc(nr * sizeof(*flags));
-	bool clean = flags != NULL;
+	bool clean = !!flags;
 	int fd = open("/proc/kpageflags", O_RDONLY);
 
 	if (fd < 0 || !flags ||
