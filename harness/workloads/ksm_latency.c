@@ -150,13 +150,14 @@ int main(int argc, char **argv)
 		return 4;
 	ksm_write("pages_to_scan", scan);
 	ksm_write("sleep_millisecs", 0);
-	if (getenv("KSM_LATENCY_OTHER"))
+	if (getenv("KSM_LATENCY_OTHER")) {
 		other = fork();
-	if (other < 0) {
-		perror("fork");
-		return 1;
+		if (other < 0) {
+			perror("fork");
+			return 1;
+		}
 	}
-	if (!other) {
+	if (getenv("KSM_LATENCY_OTHER") && !other) {
 		/* Diagnostic: the merged memory lives in another process. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		n = ((size_t)mib << 20) / psize;
