@@ -303,12 +303,7 @@ int main(int argc, char **argv)
 		else if (opt == 'r')
 			runs = atoi(optarg);
 	}
-	ksft_print_header();
-	if (access(KSM_DIR "run", F_OK))
-		ksft_exit_skip("KSM is not available\n");
-	if (geteuid())
-		ksft_exit_skip("must run as root\n");
-	psize = getpagesize();
+	ksm_test_start();
 	if (!proc_bytes || proc_bytes % CHUNK)
 		ksft_exit_fail_msg("-m must be a positive number of MiB\n");
 	if (runs < 0) {

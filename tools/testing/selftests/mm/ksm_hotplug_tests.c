@@ -229,12 +229,7 @@ out_unmap:
 
 int main(void)
 {
-	ksft_print_header();
-	if (access(KSM_DIR "run", F_OK))
-		ksft_exit_skip("KSM is not available\n");
-	if (geteuid())
-		ksft_exit_skip("must run as root\n");
-	psize = getpagesize();
+	ksm_test_start();
 	ksft_set_plan(1);
 	test_offline();
 	ksft_finished();

@@ -643,11 +643,7 @@ static void test_exit_race(void)
 	ksm_stop();
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-	int results;
-} tests[] = {
+static const struct ksm_test tests[] = {
 	{ "exact_counts", test_exact_counts, 1 },
 	{ "multi_process", test_multi_process, 5 },
 	{ "pinned", test_pinned, 1 },
@@ -662,32 +658,7 @@ static const struct {
 };
 
 /* usage: ksm_integrity_tests [test-name...] (all tests without names) */
-static bool selected(int argc, char **argv, const char *name)
-{
-	int i;
-
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], name))
-			return true;
-	return argc < 2;
-}
-
 int main(int argc, char **argv)
 {
-	size_t i;
-	int plan = 0;
-
-	ksft_print_header();
-	if (access(KSM_DIR "run", F_OK))
-		ksft_exit_skip("KSM is not available\n");
-	if (geteuid())
-		ksft_exit_skip("must run as root\n");
-	psize = getpagesize();
-	for (i = 0; i < ARRAY_SIZE(tests); i++)
-		plan += selected(argc, argv, tests[i].name) ? tests[i].results : 0;
-	ksft_set_plan(plan);
-	for (i = 0; i < ARRAY_SIZE(tests); i++)
-		if (selected(argc, argv, tests[i].name))
-			tests[i].fn();
-	ksft_finished();
+	ksm_run_tests(tests, ARRAY_SIZE(tests), argc, argv);
 }

@@ -584,12 +584,7 @@ static void test_advisor(void)
 
 int main(void)
 {
-	ksft_print_header();
-	if (access(KSM_DIR "run", F_OK))
-		ksft_exit_skip("KSM is not available\n");
-	if (geteuid())
-		ksft_exit_skip("must run as root\n");
-	psize = getpagesize();
+	ksm_test_start();
 	ksft_set_plan(13);
 
 	test_exit_stopped();

@@ -379,44 +379,16 @@ static void test_madvise_vs_swapin(void)
 	test_unmerge_vs_swapin(false);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
-	{ "soft_dirty", test_soft_dirty },
-	{ "uffd_wp", test_uffd_wp },
-	{ "stale_wrprotect", test_stale_wrprotect },
-	{ "prctl_vs_swapin", test_prctl_vs_swapin },
-	{ "madvise_vs_swapin", test_madvise_vs_swapin },
+static const struct ksm_test tests[] = {
+	{ "soft_dirty", test_soft_dirty, 1 },
+	{ "uffd_wp", test_uffd_wp, 1 },
+	{ "stale_wrprotect", test_stale_wrprotect, 1 },
+	{ "prctl_vs_swapin", test_prctl_vs_swapin, 1 },
+	{ "madvise_vs_swapin", test_madvise_vs_swapin, 1 },
 };
 
 /* usage: ksm_pte_tests [test-name...] (all tests without names) */
-static bool selected(int argc, char **argv, const char *name)
-{
-	int i;
-
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], name))
-			return true;
-	return argc < 2;
-}
-
 int main(int argc, char **argv)
 {
-	size_t i;
-	int plan = 0;
-
-	ksft_print_header();
-	if (access(KSM_DIR "run", F_OK))
-		ksft_exit_skip("KSM is not available\n");
-	if (geteuid())
-		ksft_exit_skip("must run as root\n");
-	psize = getpagesize();
-	for (i = 0; i < ARRAY_SIZE(tests); i++)
-		plan += selected(argc, argv, tests[i].name);
-	ksft_set_plan(plan);
-	for (i = 0; i < ARRAY_SIZE(tests); i++)
-		if (selected(argc, argv, tests[i].name))
-			tests[i].fn();
-	ksft_finished();
+	ksm_run_tests(tests, ARRAY_SIZE(tests), argc, argv);
 }

@@ -28,6 +28,55 @@
 /* The page size, set by main() before any helper runs. */
 static size_t psize;
 
+/* Start a test program: the TAP header; skip unless KSM is there and we are root. */
+static inline void ksm_test_start(void)
+{
+	ksft_print_header();
+	if (access(KSM_DIR "run", F_OK))
+		ksft_exit_skip("KSM is not available\n");
+	if (geteuid())
+		ksft_exit_skip("must run as root\n");
+	psize = getpagesize();
+}
+
+/**
+ * struct ksm_test - a test of a program that runs tests by name
+ * @name: its name on the command line
+ * @fn: the test
+ * @results: how many TAP results it reports
+ */
+struct ksm_test {
+	const char *name;
+	void (*fn)(void);
+	int results;
+};
+
+static inline bool ksm_test_selected(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return argc < 2;
+}
+
+/* Run the @n @tests named in @argv (all of them without names), then exit. */
+static inline void ksm_run_tests(const struct ksm_test *tests, size_t n, int argc, char **argv)
+{
+	size_t i;
+	int plan = 0;
+
+	ksm_test_start();
+	for (i = 0; i < n; i++)
+		plan += ksm_test_selected(argc, argv, tests[i].name) ? tests[i].results : 0;
+	ksft_set_plan(plan);
+	for (i = 0; i < n; i++)
+		if (ksm_test_selected(argc, argv, tests[i].name))
+			tests[i].fn();
+	ksft_finished();
+}
+
 static inline long ksm_get(const char *name)
 {
 	char path[256], buf[64];
