@@ -110,15 +110,23 @@ if has stress; then
 fi
 filter "$list"
 
+# ksm_text <job-dir>: the engine's text range for ksm_stress -f
+ksm_text() {
+	python3 "$HARNESS/ksm_text.py" "$(objdir_of debug)" > "$1/ksm-text.syms" ||
+		die "cannot find the engine's functions in the debug kernel"
+}
+
 t1=$(date +%s)
 if [ -s "$list" ] || has kunit; then
 	grep -q '^stress/trinity ' "$list" && trinity "$run/job"
+	[ "$KERNEL" = debug ] && grep -q ' -f ' "$list" && ksm_text "$run/job"
 	kunit=kunit
 	has kunit || kunit=no-kunit
 	boot "$KERNEL" "$run/job" "$LOGS/console-$KERNEL.log" "$kunit"
 fi
 if [ -s "$stress_list" ] && [ "$KERNEL" != debug ]; then
 	grep -q '^stress/trinity ' "$stress_list" && trinity "$run/stress-job"
+	grep -q ' -f ' "$stress_list" && ksm_text "$run/stress-job"
 	boot debug "$run/stress-job" "$LOGS/console-stress.log" no-kunit
 fi
 if has kunit && [ -z "$T" ]; then

@@ -20,9 +20,9 @@ cat "$BUILD/guest/base.cpio" "$job/job.cpio" > "$initrd"
 append="console=ttyS0 numa=fake=2 panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 loglevel=7"
 append+=" kunit.enable=1 sysctl.kernel.hung_task_timeout_secs=60 transparent_hugepage=madvise"
 # As on distribution kernels: swap goes through zswap first, and user
-# memory lands in a movable zone whose blocks can be taken offline
-# (ksm_hotplug_tests).
-append+=" zswap.enabled=1 movablecore=1G"
+# memory lands in a movable zone whose blocks can be taken offline, and
+# in a CMA area that can be allocated through debugfs (ksm_hotplug_tests).
+append+=" zswap.enabled=1 movablecore=1G cma=256M"
 [ "$flavour" = debug ] && append+=" panic_on_warn=1 kmemleak=on"
 # A profiling build samples the kernel's PC at every tick, in 4-byte buckets.
 case "$flavour" in *-prof) append+=" profile=2" ;; esac

@@ -23,8 +23,16 @@
  * driver then lists its last operations at the end.  Output is TAP; the
  * last lines report the counts.
  *
+ * With -f, a given percentage of the allocations made under the engine's
+ * code fail (slab objects of its caches and of the xarray, and pages),
+ * through the kernel's fault injection; the engine must lose nothing,
+ * leak nothing and leave no mapping of a KSM page that the reverse map
+ * cannot find.  On debug kernels the driver checks the last point every
+ * few seconds through debugfs (ksm/rmap_check), with or without -f.
+ *
  * usage: ksm_stress [-t seconds] [-w workers] [-p pages-per-worker]
  *                   [-i seconds between poisoning and pressure rounds]
+ *                   [-f percent of the engine's allocations to fail]
  *        ksm_stress -L               (only the leak checks, after a phase)
  *        ksm_stress -x <merge-any>   (exec check, used internally)
  */
@@ -699,6 +707,8 @@ static void op_fork(struct worker *w, bool at_once)
 	waitpid(pid, NULL, 0);
 }
 
+#define EXEC_NOMEM	3	/* exit status of a child whose execve failed with ENOMEM */
+
 /* A child execs this program; merge-any must survive the execve. */
 static void op_exec(struct worker *w)
 {
@@ -709,9 +719,12 @@ static void op_exec(struct worker *w)
 		return;
 	if (!pid) {
 		execl("/proc/self/exe", "ksm_stress", "-x", w->merge_any ? "1" : "0", NULL);
-		_exit(2);
+		_exit(errno == ENOMEM ? EXEC_NOMEM : 2);
 	}
 	waitpid(pid, &status, 0);
+	/* Registering the new mm may fail like any allocation: not an error. */
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXEC_NOMEM)
+		return;
 	count_op(OP_EXEC, 0, w->pages);
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		st.errors++;
@@ -1092,6 +1105,166 @@ static void sample_merged(void)
 	last = now_merged;
 }
 
+#define DEBUGFS		"/sys/kernel/debug/"
+#define RMAP_CHECK_EVERY	10	/* seconds */
+#define RMAP_CHECK_LAST		6	/* seconds before the end */
+#define FAULT_BUDGET		1000000000L	/* "times": failures to inject at most */
+#define TEXT_SYMS	"/ksm-text.syms"
+
+/* Address of text symbol @name in /proc/kallsyms, or 0. */
+static unsigned long kallsyms_addr(const char *name)
+{
+	char line[256], sym[128], type;
+	unsigned long addr, found = 0;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %127s", &addr, &type, sym) == 3 &&
+		    (type == 't' || type == 'T') && !strcmp(sym, name))
+			found = addr;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int write_num(const char *path, unsigned long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lu", v);
+	return write_str(path, buf);
+}
+
+/*
+ * Configure one fault-injection capability (@dir under debugfs) to fail
+ * @pct percent of the calls whose stack passes through [@start, @end).
+ */
+static bool fault_attr_setup(const char *dir, int pct, unsigned long start, unsigned long end)
+{
+	static const char *const zero_knobs[] = { "space", "verbose", "task-filter",
+						  "reject-start", "reject-end", "ignore-gfp-wait" };
+	char path[128];
+	bool ok = true;
+	size_t i;
+
+	for (i = 0; i < sizeof(zero_knobs) / sizeof(zero_knobs[0]); i++) {
+		snprintf(path, sizeof(path), DEBUGFS "%s/%s", dir, zero_knobs[i]);
+		ok &= !write_str(path, zero_knobs[i][0] == 'i' || zero_knobs[i][0] == 't' ?
+				 "N" : "0");
+	}
+	snprintf(path, sizeof(path), DEBUGFS "%s/require-start", dir);
+	ok &= !write_num(path, start);
+	snprintf(path, sizeof(path), DEBUGFS "%s/require-end", dir);
+	ok &= !write_num(path, end);
+	snprintf(path, sizeof(path), DEBUGFS "%s/interval", dir);
+	ok &= !write_str(path, "1");
+	snprintf(path, sizeof(path), DEBUGFS "%s/times", dir);
+	ok &= !write_num(path, FAULT_BUDGET);
+	snprintf(path, sizeof(path), DEBUGFS "%s/probability", dir);
+	ok &= !write_num(path, pct);
+	return ok;
+}
+
+/*
+ * Make @pct percent of the engine's allocations fail.  The engine's text
+ * lies between two symbols that the harness names in TEXT_SYMS (the
+ * first function of mm/ksm/ and the first one after it, from the debug
+ * kernel's System.map); slab failures are limited to the engine's caches
+ * and the xarray's nodes, so that kmemleak's own records never fail.
+ */
+static bool fault_start(int pct)
+{
+	static const char *const caches[] = { "ksm_slot", "ksm_stable", "ksm_member",
+					      "radix_tree_node" };
+	char first[128], after[128], path[128];
+	unsigned long start, end;
+	bool ok = true;
+	FILE *f = fopen(TEXT_SYMS, "r");
+	size_t i;
+
+	if (!f || fscanf(f, "%127s %127s", first, after) != 2) {
+		printf("# fault injection: no %s\n", TEXT_SYMS);
+		return false;
+	}
+	fclose(f);
+	start = kallsyms_addr(first);
+	end = kallsyms_addr(after);
+	if (!start || end <= start) {
+		printf("# fault injection: %s..%s not found in /proc/kallsyms\n", first, after);
+		return false;
+	}
+	for (i = 0; i < sizeof(caches) / sizeof(caches[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/failslab", caches[i]);
+		ok &= !write_str(path, "1");
+	}
+	ok &= !write_str(DEBUGFS "failslab/cache-filter", "Y");
+	ok &= !write_str(DEBUGFS "fail_page_alloc/ignore-gfp-highmem", "N");
+	ok &= !write_str(DEBUGFS "fail_page_alloc/min-order", "0");
+	ok &= fault_attr_setup("failslab", pct, start, end);
+	ok &= fault_attr_setup("fail_page_alloc", pct, start, end);
+	printf("# fault injection: %d%% of allocations under %s..%s (%lx..%lx, %lu bytes)%s\n",
+	       pct, first, after, start, end, end - start, ok ? "" : ": setup FAILED");
+	return ok;
+}
+
+/* Failures left to inject: each one counts down the "times" knob. */
+
+static long fault_left(const char *dir)
+{
+	char path[128];
+	long left = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), DEBUGFS "%s/times", dir);
+	f = fopen(path, "r");
+	if (f && fscanf(f, "%ld", &left) != 1)
+		left = -1;
+	if (f)
+		fclose(f);
+	return left;
+}
+
+/* Stop injecting; the number of failures injected. */
+static long fault_stop(void)
+{
+	long slab, page;
+
+	write_str(DEBUGFS "failslab/probability", "0");
+	write_str(DEBUGFS "fail_page_alloc/probability", "0");
+	slab = FAULT_BUDGET - fault_left("failslab");
+	page = FAULT_BUDGET - fault_left("fail_page_alloc");
+	printf("# fault injection: %ld slab and %ld page allocations failed\n", slab, page);
+	return slab + page;
+}
+
+static unsigned long rmap_checks, rmap_folios, rmap_unfindable;
+static bool rmap_check_missing;
+
+/*
+ * Every mapping of every KSM page must be reachable by the reverse map;
+ * the debug kernel's ksm/rmap_check counts those that are not.
+ */
+static void rmap_check(void)
+{
+	unsigned long folios, mappings, unfindable;
+	FILE *f = fopen(DEBUGFS "ksm/rmap_check", "r");
+	int n = f ? fscanf(f, "folios %lu mappings %lu unfindable %lu",
+			   &folios, &mappings, &unfindable) : 0;
+
+	if (f)
+		fclose(f);
+	if (n != 3) {
+		rmap_check_missing = true;
+		return;
+	}
+	rmap_checks++;
+	rmap_folios += folios;
+	rmap_unfindable += unfindable;
+	if (unfindable)
+		printf("# rmap check: %lu of %lu mappings of %lu KSM pages unreachable\n",
+		       unfindable, mappings, folios);
+}
+
 static void driver_step(pid_t *workers, int nr, bool cg, size_t bytes,
 			double *next_slow, int interval)
 {
@@ -1322,15 +1495,15 @@ static int exec_check(const char *want)
 
 int main(int argc, char **argv)
 {
-	int seconds = 120, nr = 4, interval = 15, opt, fds[2], w, failed = 0;
+	int seconds = 120, nr = 4, interval = 15, opt, fds[2], w, failed = 0, faults = 0;
 	size_t pages = 1024;
-	double end, next_slow;
+	double end, next_slow, next_check;
 	pid_t workers[16];
 	struct stats total = { 0 };
 	bool cg;
 
 	psize = sysconf(_SC_PAGESIZE);
-	while ((opt = getopt(argc, argv, "t:w:p:i:x:L")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:p:i:f:x:L")) != -1) {
 		if (opt == 't')
 			seconds = atoi(optarg);
 		else if (opt == 'w')
@@ -1339,6 +1512,8 @@ int main(int argc, char **argv)
 			pages = atol(optarg);
 		else if (opt == 'i')
 			interval = atoi(optarg) > 0 ? atoi(optarg) : 1;
+		else if (opt == 'f')
+			faults = atoi(optarg);
 		else if (opt == 'x')
 			return exec_check(optarg);
 		else if (opt == 'L') {
@@ -1349,7 +1524,7 @@ int main(int argc, char **argv)
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("TAP version 13\n1..4\n");
+	printf("TAP version 13\n1..5\n");
 	printf("# %d workers x %zu pages, %d s\n", nr, pages, seconds);
 	victim_addr = mmap(NULL, psize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	rng_state = 0x2545f4914f6cdd1dULL ^ (uint64_t)time(NULL);
@@ -1369,8 +1544,26 @@ int main(int argc, char **argv)
 	cg = cgroup_setup(workers, nr);
 	if (!cg)
 		printf("# no memory cgroup: no memory pressure\n");
-	while (now() < end)
+	if (faults && !fault_start(faults)) {
+		failed++;
+		faults = 0;
+	}
+	next_check = now() + RMAP_CHECK_EVERY;
+	/* The last check comes without injected failures, before the workers end. */
+	while (now() < end - RMAP_CHECK_LAST) {
 		driver_step(workers, nr, cg, nr * pages * psize, &next_slow, interval);
+		if (now() > next_check) {
+			rmap_check();
+			next_check = now() + RMAP_CHECK_EVERY;
+		}
+	}
+	if (faults && !fault_stop()) {
+		printf("# fault injection: no allocation of the engine failed\n");
+		failed++;
+	}
+	ksm_write("run", 1);
+	sleep(RMAP_CHECK_LAST / 2);
+	rmap_check();
 	printf("# driver: done, waiting for the workers\n");
 	for (w = 0; w < nr; w++) {
 		struct stats s;
@@ -1409,10 +1602,16 @@ int main(int argc, char **argv)
 	if (total.errors)
 		print_drv_history();
 	printf("%s 1 no integrity errors\n", !total.errors && !failed ? "ok" : "not ok");
-	printf("%s 2 munmap leaves no metadata after two full scans\n",
+	if (rmap_check_missing)
+		printf("ok 2 # SKIP no %sksm/rmap_check (not a debug kernel)\n", DEBUGFS);
+	else
+		printf("%s 2 reverse map reaches every mapping of a KSM page (%lu checks, %lu KSM pages, %lu unreachable mappings)\n",
+		       rmap_checks >= 2 && !rmap_unfindable ? "ok" : "not ok", rmap_checks,
+		       rmap_folios, rmap_unfindable);
+	printf("%s 3 munmap leaves no metadata after two full scans\n",
 	       in_child(munmap_forgets) ? "ok" : "not ok");
 
-	leak_checks(3);
+	leak_checks(4);
 	write_str(KSM "advisor_mode", "none");
 	ksm_write("run", 0);
 	ksm_write("merge_across_nodes", 1);

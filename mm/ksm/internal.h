@@ -428,6 +428,7 @@ void ksm_member_add(struct ksm_member *m, struct ksm_stable *stable, struct ksm_
 void ksm_member_del(struct ksm_member *m);
 void ksm_member_replace(struct ksm_member *m);
 void ksm_stable_forget(struct ksm_stable *stable);
+void ksm_stable_walk(void (*fn)(struct ksm_stable *stable, void *arg), void *arg);
 bool ksm_stable_forget_all(void);
 bool ksm_stable_empty(void);
 void ksm_stable_prune(void);

@@ -158,6 +158,31 @@ void folio_migrate_ksm(struct folio *newfolio, struct folio *folio)
 }
 #endif
 
+/*
+ * Would rmap_walk_ksm() find a mapping of the locked KSM @folio at @addr
+ * of @vma: does a member record @addr with an anon_vma whose tree holds
+ * @vma?  Not after mremap moved a VMA with swap entries of KSM folios
+ * (move_vma() unmerges only what is present), nor where another VMA took
+ * the place of the one a member was made in.
+ */
+static bool ksm_member_covers(struct folio *folio, struct vm_area_struct *vma,
+			      unsigned long addr)
+{
+	struct ksm_stable *stable = ksm_folio_stable(folio);
+	struct anon_vma_chain *avc;
+	struct ksm_member *m;
+
+	hlist_for_each_entry(m, &stable->members, link) {
+		if (m->addr != addr)
+			continue;
+		/* The fault's VMA lock keeps the chain as it is. */
+		list_for_each_entry(avc, &vma->anon_vma_chain, same_vma)
+			if (avc->anon_vma == m->anon_vma)
+				return true;
+	}
+	return false;
+}
+
 /* Can the swapped-in @folio be mapped at @addr of @vma as it is? */
 static bool ksm_swapin_reusable(struct folio *folio, struct vm_area_struct *vma,
 				unsigned long addr)
@@ -168,12 +193,14 @@ static bool ksm_swapin_reusable(struct folio *folio, struct vm_area_struct *vma,
 		return true;
 	/*
 	 * A KSM folio is mapped again only where ksmd may track it: not
-	 * while run=2 unmerges everything, and not in a VMA that stopped
-	 * being mergeable (its swap entries outlive the unmerge walk).
+	 * while run=2 unmerges everything, not in a VMA that stopped being
+	 * mergeable (its swap entries outlive the unmerge walk), and only
+	 * where the reverse map will find the mapping.
 	 */
 	if (folio_test_ksm(folio))
 		return ksm_folio_stable(folio) && (vma->vm_flags & VM_MERGEABLE) &&
-		       !(READ_ONCE(ksm_knobs.run) & KSM_RUN_UNMERGE);
+		       !(READ_ONCE(ksm_knobs.run) & KSM_RUN_UNMERGE) &&
+		       ksm_member_covers(folio, vma, addr & PAGE_MASK);
 	anon_vma = folio_anon_vma(folio);
 	if (!anon_vma)
 		return true;
@@ -187,9 +214,10 @@ static bool ksm_swapin_reusable(struct folio *folio, struct vm_area_struct *vma,
  * @vma: the faulting VMA
  * @addr: the faulting address
  *
- * A KSM folio that lost its node, or an anonymous folio that belongs to
- * another anon_vma or offset (a former KSM page), cannot simply be mapped
- * here: the mapping gets a private copy and ksmd merges it again later.
+ * A KSM folio that lost its node or whose members do not record this
+ * mapping, or an anonymous folio that belongs to another anon_vma or
+ * offset (a former KSM page), cannot simply be mapped here: the mapping
+ * gets a private copy and ksmd merges it again later.
  *
  * Return: @folio if it can be used as it is; a new locked, uptodate copy;
  * NULL if no memory; ERR_PTR(-EHWPOISON) if the page is poisoned.

@@ -568,11 +568,15 @@ bool ksm_stable_empty(void)
 	return !ksm_stable_count;
 }
 
-/*
- * Call @fn for every node of the index; @fn may take its node out of the
- * index and free it, but must not add any.
+/**
+ * ksm_stable_walk() - call @fn for every node of the stable index
+ * @fn: the function; it may take its node out of the index and free it,
+ *	but must not add any
+ * @arg: passed to @fn
+ *
+ * Context: ksm_mutex held; may sleep.
  */
-static void ksm_stable_walk(void (*fn)(struct ksm_stable *stable, void *arg), void *arg)
+void ksm_stable_walk(void (*fn)(struct ksm_stable *stable, void *arg), void *arg)
 {
 	unsigned long i;
 

@@ -12,7 +12,12 @@
  *    longer holds its content: a write to it stays free of faults;
  *  - once PR_SET_MEMORY_MERGE=0 or MADV_UNMERGEABLE returned, no page of
  *    the range is a KSM page (smaps), even with swapped-out KSM pages
- *    faulted back in by other threads meanwhile.
+ *    faulted back in by other threads meanwhile;
+ *  - a KSM page swapped in where another VMA was moved over a merged
+ *    page's old place is reachable by the reverse map (it migrates);
+ *  - a page a device holds for atomic access (a device-exclusive entry,
+ *    through test_hmm) is left alone, and so is the device's mapping,
+ *    until the CPU takes it back.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -23,7 +28,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
+#include <lib/test_hmm_uapi.h>
 
 #include "ksm_test_util.h"
 
@@ -379,12 +386,184 @@ static void test_madvise_vs_swapin(void)
 	test_unmerge_vs_swapin(false);
 }
 
+/* The NUMA node of the page at @addr, or a negative errno. */
+static int node_of(void *addr)
+{
+	int status = -1;
+
+	if (syscall(SYS_move_pages, 0, 1UL, &addr, NULL, &status, 0))
+		return -errno;
+	return status;
+}
+
+/*
+ * Two merged pages, a and b, are swapped out while a pipe keeps their KSM
+ * page in the swap cache; a is unmapped and b's VMA moved to a's place
+ * (mremap unmerges only present pages), then b's page is swapped in
+ * there.  The engine knows that address by the member of a, whose
+ * anon_vma no longer has a VMA, and b's member records b's old address.
+ * Whatever the swap-in maps (the KSM page, or a copy that ksmd merges
+ * again), once ksmd passed the reverse map must find it, or the page can
+ * never be migrated (or reclaimed, or taken by memory offline).  6.12
+ * maps the KSM page and keeps the stale item.  Exit status 0: migrated;
+ * 1: not migrated; 2: bad content; 3: setup failed; 4: no cgroup.
+ */
+static int stale_anon_vma_child(void)
+{
+	char *a, *b, *moved;
+	struct iovec iov;
+	int fds[2], from, to;
+
+	if (!enter_test_cgroup())
+		return 4;
+	a = map_pages(1);
+	b = map_pages(1);
+	madvise(a, psize, MADV_NOHUGEPAGE);
+	madvise(b, psize, MADV_NOHUGEPAGE);
+	fill(a, 0xa7a);
+	fill(b, 0xa7a);
+	madvise(a, psize, MADV_MERGEABLE);
+	madvise(b, psize, MADV_MERGEABLE);
+	ksm_run(1);
+	if (!wait_merged(a, b))
+		return setup_failed("merge");
+	/* The pipe keeps the KSM page in the swap cache once both are out. */
+	iov.iov_base = a;
+	iov.iov_len = psize;
+	if (pipe(fds) || vmsplice(fds[1], &iov, 1, 0) != (ssize_t)psize)
+		return setup_failed("vmsplice");
+	ksm_run(0);
+	if (swap_out(a, 1) || swap_out(b, 1))
+		return setup_failed("swap-out");
+	munmap(a, psize);
+	moved = mremap(b, psize, psize, MREMAP_MAYMOVE | MREMAP_FIXED, a);
+	if (moved != a)
+		return setup_failed("mremap");
+	if (!check(a, 0xa7a))
+		return 2;
+	ksft_print_msg("swapped in at the old place: %s\n",
+		       smaps_ksm_kb(a) > 0 ? "the KSM page" : "a copy");
+	close(fds[0]);
+	close(fds[1]);
+	ksm_run(1);
+	if (!ksm_wait_scans(2))
+		return setup_failed("waiting for ksmd");
+	from = node_of(a);
+	to = !from;
+	if (from < 0 || syscall(SYS_move_pages, 0, 1UL, &a, &to, &from, MPOL_MF_MOVE_ALL) < 0)
+		return setup_failed("move_pages");
+	ksft_print_msg("after ksmd: %s\n", smaps_ksm_kb(a) > 0 ? "a KSM page" : "not merged");
+	if (node_of(a) != to) {
+		ksft_print_msg("page still on node %d (move_pages status %d)\n", node_of(a), from);
+		return 1;
+	}
+	return check(a, 0xa7a) ? 0 : 2;
+}
+
+static void test_stale_anon_vma(void)
+{
+	int status = -1;
+	pid_t pid;
+
+	ksm_fresh_start();
+	ksm_put("run", 0);
+	pid = fork();
+	if (!pid)
+		exit(stale_anon_vma_child());
+	waitpid(pid, &status, 0);
+	leave_test_cgroup();
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 4)
+		ksft_test_result_skip("a KSM page swapped in under a moved VMA migrates (no cgroup)\n");
+	else
+		ksft_test_result(WIFEXITED(status) && !WEXITSTATUS(status),
+				 "a KSM page swapped in under a moved VMA migrates (exit %d)\n",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	ksm_stop();
+}
+
+#define EXCL_PAGES	16
+
+/* Is the KSM part of the VMA at @map exactly @pages pages? */
+static bool ksm_pages_are(char *map, long pages)
+{
+	return smaps_ksm_kb(map) == pages * (long)psize / 1024;
+}
+
+/*
+ * The first EXCL_PAGES of 2 * EXCL_PAGES identical pages are taken by a
+ * device for atomic access: their PTEs become device-exclusive entries,
+ * which are not present, so ksmd must neither merge them nor touch them
+ * (an mmu-notifier invalidation would drop the device's mapping).  The
+ * other half merges.  Once the CPU read the first half back, all merge.
+ */
+static void test_device_exclusive(void)
+{
+	int fd = open("/dev/hmm_dmirror0", O_RDWR);
+	const size_t n = 2 * EXCL_PAGES;
+	struct hmm_dmirror_cmd cmd = { };
+	char *map, *mirror;
+	bool ok = true;
+	size_t i;
+
+	if (fd < 0) {
+		ksft_test_result_skip("device-exclusive pages are left alone (no test_hmm: %s)\n",
+				      strerror(errno));
+		return;
+	}
+	map = map_pages(n);
+	mirror = malloc(EXCL_PAGES * psize);
+	madvise(map, n * psize, MADV_NOHUGEPAGE);
+	for (i = 0; i < n; i++)
+		fill(map + i * psize, 0xe8c1);
+	ksm_fresh_start();
+	ksm_run(0);
+	madvise(map, n * psize, MADV_MERGEABLE);
+	cmd.addr = (uintptr_t)map;
+	cmd.ptr = (uintptr_t)mirror;
+	cmd.npages = EXCL_PAGES;
+	if (ioctl(fd, HMM_DMIRROR_EXCLUSIVE, &cmd)) {
+		ksft_test_result_fail("device-exclusive pages: HMM_DMIRROR_EXCLUSIVE: %s\n",
+				      strerror(errno));
+		goto out;
+	}
+	ksm_run(1);
+	ok = wait_merged(map + EXCL_PAGES * psize, map + (n - 1) * psize) &&
+	     ksm_wait_scans(3);
+	if (!ok)
+		ksft_print_msg("the ordinary pages did not merge\n");
+	if (ok && !ksm_pages_are(map, EXCL_PAGES)) {
+		ksft_print_msg("KSM part of the range: %ld kB, want %zu kB\n",
+			       smaps_ksm_kb(map), EXCL_PAGES * psize / 1024);
+		ok = false;
+	}
+	/* The device's mapping was never invalidated: it still holds them. */
+	if (ok && (!ioctl(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, &cmd) || errno != EPERM)) {
+		ksft_print_msg("the device lost its exclusive access\n");
+		ok = false;
+	}
+	for (i = 0; ok && i < EXCL_PAGES; i++)
+		ok = check(map + i * psize, 0xe8c1);
+	if (ok && (!wait_merged(map, map + (n - 1) * psize) || !ksm_pages_are(map, n))) {
+		ksft_print_msg("taken back by the CPU, the pages did not merge: %ld kB KSM\n",
+			       smaps_ksm_kb(map));
+		ok = false;
+	}
+	ksft_test_result(ok, "device-exclusive pages are left alone until the CPU takes them back\n");
+out:
+	munmap(map, n * psize);
+	free(mirror);
+	close(fd);
+	ksm_stop();
+}
+
 static const struct ksm_test tests[] = {
 	{ "soft_dirty", test_soft_dirty, 1 },
 	{ "uffd_wp", test_uffd_wp, 1 },
 	{ "stale_wrprotect", test_stale_wrprotect, 1 },
 	{ "prctl_vs_swapin", test_prctl_vs_swapin, 1 },
 	{ "madvise_vs_swapin", test_madvise_vs_swapin, 1 },
+	{ "stale_anon_vma", test_stale_anon_vma, 1 },
+	{ "device_exclusive", test_device_exclusive, 1 },
 };
 
 /* usage: ksm_pte_tests [test-name...] (all tests without names) */
