@@ -430,11 +430,14 @@ static bool ksm_exit_now(struct mm_struct *mm)
  * has at most KSM_EXIT_INLINE_ITEMS tracking entries, the slot and its
  * entries are freed here; otherwise, or if ksmd's cursor is on the slot
  * or one of its KSM folios is busy, the slot stays in the ring and ksmd
- * reaps it.  Either way the members go before exit_mmap() unmaps their
+ * reaps it.  Inline, the members go before exit_mmap() unmaps their
  * pages, as in 6.12: a migration of a KSM folio in between finds fewer
- * mappings and fails (it is tried again later).  ksmd only touches an mm's page tables while
- * holding a user reference, so it cannot race with the teardown that
- * follows, and a slot without users is never scanned again.
+ * mappings and fails (it is tried again later).  Left to ksmd, they go
+ * after, or while, exit_mmap() unmaps the pages: the reverse map then
+ * meets anon_vmas without VMAs, which the members keep referenced.  ksmd
+ * only touches an mm's page tables while holding a user reference, so
+ * it cannot race with the teardown, and a slot without users is never
+ * scanned again.
  *
  * Context: may sleep.
  */
@@ -447,7 +450,8 @@ void __ksm_exit(struct mm_struct *mm)
 	 * entries in steps that let sysfs writers in: the exit itself never
 	 * spends more than a few hundred entries' time on KSM.
 	 */
-	if (mm->ksm_rmap_items <= KSM_EXIT_INLINE_ITEMS && mutex_trylock(&ksm_mutex)) {
+	if (data_race(mm->ksm_rmap_items) <= KSM_EXIT_INLINE_ITEMS &&
+	    mutex_trylock(&ksm_mutex)) {
 		done = ksm_exit_now(mm);
 		mutex_unlock(&ksm_mutex);
 	}

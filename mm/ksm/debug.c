@@ -10,9 +10,9 @@
  * the engine fail on purpose.
  */
 #include <linux/debugfs.h>
-#include <linux/delay.h>
 #include <linux/init.h>
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <linux/rmap.h>
 #include <linux/seq_file.h>
 
@@ -20,38 +20,79 @@
 
 /*
  * A fork copies page table entries without the folio lock, so the count
- * and the mapcount can disagree for a moment; a folio is reported only if
- * they disagree this many times in a row, a few milliseconds apart.
+ * and the mapcount can disagree for a moment even with the mapcount
+ * sampled on both sides of the walk; a folio is reported only if they
+ * disagree this many times in a row.
  */
 #define KSM_CHECK_TRIES		5
-#define KSM_CHECK_WAIT_MS	20
+/* Mappings of one folio told apart, at most (see ksm_check_seen()). */
+#define KSM_CHECK_SEEN		4096
 
+/**
+ * struct ksm_rmap_check - state of one rmap_check
+ * @folios: KSM folios checked
+ * @mappings: their mappings, by mapcount
+ * @unfindable: mappings the reverse map did not reach
+ * @seen: (VMA, address) pairs the walk of the current folio visited
+ * @nr_seen: entries of @seen in use
+ * @found: present PTEs of the current folio the walk found
+ */
 struct ksm_rmap_check {
 	unsigned long folios;
 	unsigned long mappings;
 	unsigned long unfindable;
+	unsigned long (*seen)[2];
+	unsigned int nr_seen;
+	int found;
 };
+
+/*
+ * rmap_walk_ksm() visits the VMA of a fork twice when the child merged
+ * the page too (once through each member): count each place once.
+ */
+static bool ksm_check_seen(struct ksm_rmap_check *c, struct vm_area_struct *vma,
+			   unsigned long addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nr_seen; i++)
+		if (c->seen[i][0] == (unsigned long)vma && c->seen[i][1] == addr)
+			return true;
+	if (c->nr_seen < KSM_CHECK_SEEN) {
+		c->seen[c->nr_seen][0] = (unsigned long)vma;
+		c->seen[c->nr_seen][1] = addr;
+		c->nr_seen++;
+	}
+	return false;
+}
 
 static bool ksm_check_count(struct folio *folio, struct vm_area_struct *vma,
 			    unsigned long addr, void *arg)
 {
 	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, addr, 0);
-	int *found = arg;
+	struct ksm_rmap_check *c = arg;
 
+	if (ksm_check_seen(c, vma, addr))
+		return true;
+	/* The walk also matches device entries, which mapcount leaves out. */
 	while (page_vma_mapped_walk(&pvmw))
-		(*found)++;
+		c->found += pvmw.pte && pte_present(ptep_get(pvmw.pte));
 	return true;
 }
 
-/* Mappings of the locked KSM @folio that the reverse map does not find. */
-static int ksm_check_missing(struct folio *folio)
+/*
+ * Mappings of the locked KSM @folio that the reverse map does not find:
+ * those counted by the mapcount both before and after the walk.
+ */
+static int ksm_check_missing(struct ksm_rmap_check *c, struct folio *folio)
 {
-	struct rmap_walk_control rwc = { .rmap_one = ksm_check_count };
-	int found = 0;
+	struct rmap_walk_control rwc = { .rmap_one = ksm_check_count, .arg = c };
+	int before = folio_mapcount(folio);
 
-	rwc.arg = &found;
+	c->nr_seen = 0;
+	c->found = 0;
 	rmap_walk(folio, &rwc);
-	return folio_mapcount(folio) - found;
+	return min(before, folio_mapcount(folio)) - c->found;
 }
 
 static void ksm_check_one(struct ksm_stable *stable, void *arg)
@@ -60,17 +101,14 @@ static void ksm_check_one(struct ksm_stable *stable, void *arg)
 	struct folio *folio;
 	int tries, missing;
 
+	folio = ksm_stable_folio(stable, true);
+	if (IS_ERR(folio))
+		return;
 	for (tries = 0; tries < KSM_CHECK_TRIES; tries++) {
-		if (tries)
-			msleep(KSM_CHECK_WAIT_MS);
-		folio = ksm_stable_folio(stable, true);
-		if (IS_ERR(folio))
-			return;
-		missing = ksm_check_missing(folio);
-		if (missing <= 0 || tries == KSM_CHECK_TRIES - 1)
+		missing = ksm_check_missing(c, folio);
+		if (missing <= 0)
 			break;
-		folio_unlock(folio);
-		folio_put(folio);
+		cond_resched();
 	}
 	c->folios++;
 	c->mappings += folio_mapcount(folio);
@@ -88,9 +126,13 @@ static int ksm_rmap_check_show(struct seq_file *m, void *unused)
 {
 	struct ksm_rmap_check c = { };
 
+	c.seen = kvmalloc_array(KSM_CHECK_SEEN, sizeof(*c.seen), GFP_KERNEL);
+	if (!c.seen)
+		return -ENOMEM;
 	ksm_mutex_lock();
 	ksm_stable_walk(ksm_check_one, &c);
 	mutex_unlock(&ksm_mutex);
+	kvfree(c.seen);
 	seq_printf(m, "folios %lu mappings %lu unfindable %lu\n",
 		   c.folios, c.mappings, c.unfindable);
 	return 0;

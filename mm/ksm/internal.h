@@ -52,18 +52,27 @@
  *     ksm_mutex                 (sysfs writers, ksmd's batches; exit only
  *                                tries it)
  *       mm->mmap_lock           (read: the scanned mm's, and a partner
- *                                mm's taken only by trylock, so up to two)
+ *                                mm's taken only by trylock, so up to two;
+ *                                run=2 takes every mm's in turn)
+ *         VMA write lock        (madvise, prctl, ksm_disable: before the
+ *                                unmerging faults)
  *         folio lock            (a page to merge and its partner: trylock;
  *                                a KSM folio: sleeping, to add or drop a
- *                                member, also on exit without mmap_lock;
- *                                up to two at once)
- *           anon_vma lock       (splitting a large folio to merge a page)
+ *                                member, also on exit without mmap_lock,
+ *                                and in debugfs rmap_check; up to two at
+ *                                once)
+ *           anon_vma lock       (splitting a large folio to merge a page;
+ *                                read, by the reverse map of a KSM folio)
  *           mmu_notifier range  (invalidate_range_start around a PTE change)
  *             page table lock   (pte_offset_map_lock, page_vma_mapped_walk)
  *
- *   ksm_slots_lock              (spinlock, innermost: under ksm_mutex, or
- *                                under mmap_lock for madvise, prctl, fork
- *                                and exec; no other lock is taken under it)
+ *   ksm_slots_lock              (spinlock: under ksm_mutex, or under
+ *                                mmap_lock for madvise, prctl, fork and
+ *                                exec)
+ *     xa_lock of ksm_slot_ids   (slot ids; nothing is taken under it)
+ *
+ * A swap-in holds the folio lock of a KSM folio (and the faulting VMA's
+ * lock) while ksm_might_need_to_copy() reads its member list.
  *
  * ksm_mutex gives ksmd, or a sysfs writer that changes the merging state
  * (run=2, merge_across_nodes, max_page_sharing), sole ownership of every

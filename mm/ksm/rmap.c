@@ -159,20 +159,31 @@ void folio_migrate_ksm(struct folio *newfolio, struct folio *folio)
 #endif
 
 /*
+ * Members a swap-in looks at, at most: with max_page_sharing raised far
+ * above its default of 256, a folio may have very many, and swapping in
+ * each of its mappings must not cost a walk of all of them.
+ */
+#define KSM_SWAPIN_MEMBERS	1024
+
+/*
  * Would rmap_walk_ksm() find a mapping of the locked KSM @folio at @addr
  * of @vma: does a member record @addr with an anon_vma whose tree holds
  * @vma?  Not after mremap moved a VMA with swap entries of KSM folios
  * (move_vma() unmerges only what is present), nor where another VMA took
- * the place of the one a member was made in.
+ * the place of the one a member was made in.  Past KSM_SWAPIN_MEMBERS,
+ * the answer is no: the swap-in then copies, which is always safe.
  */
 static bool ksm_member_covers(struct folio *folio, struct vm_area_struct *vma,
 			      unsigned long addr)
 {
 	struct ksm_stable *stable = ksm_folio_stable(folio);
+	unsigned int looked = 0;
 	struct anon_vma_chain *avc;
 	struct ksm_member *m;
 
 	hlist_for_each_entry(m, &stable->members, link) {
+		if (++looked > KSM_SWAPIN_MEMBERS)
+			break;
 		if (m->addr != addr)
 			continue;
 		/* The fault's VMA lock keeps the chain as it is. */

@@ -26,6 +26,7 @@
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
 #include <linux/swap.h>
+#include <linux/swapops.h>
 #include <trace/events/ksm.h>
 
 #include "../internal.h"
@@ -37,8 +38,9 @@
  *	given up (the folio had to be split) and the page must be looked
  *	up again
  * @addr: its address
- * @settled: smart scan passed over it during the collection; @page is
- *	NULL and there is nothing left to do
+ * @settled: smart scan passed over it during the collection, or it is a
+ *	swap entry whose member stays; @page is NULL and there is nothing
+ *	left to do
  */
 struct ksm_found {
 	struct page *page;
@@ -181,7 +183,12 @@ bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn)
 	return true;
 }
 
-/* Drop the entries in [@start, @end) that the batch did not find a page for. */
+/*
+ * Drop the entries in [@start, @end) that the batch did not find a page
+ * for.  Dropping a member locks its KSM folio, under the mm's mmap_lock:
+ * when a writer waits for that lock, or a task for ksm_mutex, the rest
+ * waits for the next pass (entries of unmapped ranges are stale anyway).
+ */
 static void ksm_drop_gaps(struct ksm_slot *slot, unsigned long start,
 			  unsigned long end, struct ksm_batch *b)
 {
@@ -197,6 +204,8 @@ static void ksm_drop_gaps(struct ksm_slot *slot, unsigned long start,
 		if (b && i < b->nr && b->found[i].addr >> PAGE_SHIFT == vpn)
 			continue;
 		ksm_drop_entry(slot, vpn);
+		if (mmap_lock_is_contended(slot->mm) || ksm_mutex_wanted())
+			break;
 		cond_resched();
 	}
 }
@@ -298,6 +307,35 @@ static int ksm_collect_stop(struct ksm_batch *b, bool full, unsigned long end)
 	return 1;
 }
 
+/*
+ * A swap (or migration) entry at @addr may map a KSM folio that waits in
+ * the swap cache: a member recording it stays, so that the swap-in can
+ * map the folio where the reverse map will find it, instead of a copy.
+ * The entry is kept as a settled one; tracking values are dropped as for
+ * any page that is not present.
+ */
+static bool ksm_pte_swapped(pte_t pte)
+{
+	swp_entry_t entry;
+
+	if (!is_swap_pte(pte))
+		return false;
+	entry = pte_to_swp_entry(pte);
+	return !non_swap_entry(entry) || is_migration_entry(entry);
+}
+
+static void ksm_keep_swapped(struct ksm_batch *b, unsigned long addr)
+{
+	void *entry = xa_load(&b->slot->items, addr >> PAGE_SHIFT);
+
+	if (!entry || xa_is_value(entry))
+		return;
+	b->found[b->nr].page = NULL;
+	b->found[b->nr].addr = addr;
+	b->found[b->nr].settled = true;
+	b->nr++;
+}
+
 static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			   struct mm_walk *walk)
 {
@@ -325,8 +363,11 @@ static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 		pte_t pte = ptep_get(ptep);
 		struct page *page;
 
-		if (!pte_present(pte))
+		if (!pte_present(pte)) {
+			if (ksm_pte_swapped(pte))
+				ksm_keep_swapped(b, addr);
 			continue;
+		}
 		page = vm_normal_page(walk->vma, addr, pte);
 		if (!ksm_mergeable_page(page) || ksm_settle_skipped(b, page, addr))
 			continue;
@@ -769,7 +810,7 @@ fail:
 static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 loc,
 			     bool fresh)
 {
-	struct page *page = b->found[i].page;
+	struct page *page = b->found[i].page, *peer;
 	struct ksm_peer p;
 	int err;
 
@@ -781,6 +822,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 		ksm_peer_close(&p);
 		return -ENOENT;
 	}
+	peer = p.page;
 	/* Our split must not be held up by a reference on the same folio. */
 	if (page_folio(p.page) == page_folio(page))
 		ksm_peer_put_page(&p);
@@ -789,21 +831,33 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 		ksm_peer_close(&p);
 		return -EBUSY;
 	}
-	page = b->found[i].page;
+	/*
+	 * A split may have made either side look its page up again: then it
+	 * is compared again, so that nothing is write-protected on a
+	 * comparison with another page.
+	 */
 	err = ksm_peer_lock(&p);
 	if (!err) {
-		if (p.page != page)
-			err = ksm_merge_pair(b, i, &p, hash, fresh);
-		else
+		if (p.page == b->found[i].page ||
+		    ((p.page != peer || b->found[i].page != page) &&
+		     !ksm_pages_identical(b->found[i].page, p.page)))
 			err = -ENOENT;
+		else
+			err = ksm_merge_pair(b, i, &p, hash, fresh);
 		folio_unlock(page_folio(p.page));
 	} else if (err != -ENOENT) {
 		err = -EAGAIN;
 	}
-	folio_unlock(page_folio(page));
+	folio_unlock(page_folio(b->found[i].page));
 	ksm_peer_close(&p);
 	return err;
 }
+
+/*
+ * Candidates a page tries, at most, that cannot merge now (busy, pinned):
+ * each try may write-protect and flush, under the mmap_lock of the batch.
+ */
+#define KSM_CANDIDATE_TRIES	8
 
 static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh)
 {
@@ -811,6 +865,7 @@ static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash, bool
 	u64 key = ksm_ukey(hash, f->page);
 	u64 own = ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT);
 	unsigned long pos = KSM_UTABLE_START;
+	unsigned int busy = 0;
 	u64 loc;
 
 	while ((loc = ksm_utable_next(&ksm_unstable, key, &pos))) {
@@ -818,6 +873,8 @@ static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash, bool
 
 		if (loc == own)
 			continue;
+		if (busy == KSM_CANDIDATE_TRIES)
+			return false;
 		err = ksm_try_candidate(b, i, hash, loc, fresh);
 		if (!err) {
 			ksm_utable_remove_at(&ksm_unstable, key, loc, pos);
@@ -826,7 +883,9 @@ static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash, bool
 		if (err == -ENOENT) {
 			ksm_utable_remove_at(&ksm_unstable, key, loc, pos);
 			pos = KSM_UTABLE_START;
-		} else if (err != -EAGAIN) {
+		} else if (err == -EAGAIN) {
+			busy++;
+		} else {
 			/* Our page cannot merge now (or was replaced): stop. */
 			return false;
 		}
@@ -1268,6 +1327,8 @@ void ksm_slot_clear_values(struct ksm_slot *slot)
 	xa_for_each(&slot->items, vpn, entry) {
 		if (xa_is_value(entry))
 			ksm_drop_entry(slot, vpn);
+		if (mmap_lock_is_contended(slot->mm) || ksm_mutex_wanted())
+			break;
 		cond_resched();
 	}
 }

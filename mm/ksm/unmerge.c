@@ -96,7 +96,8 @@ static const struct mm_walk_ops ksm_find_merged_ops = {
 
 /*
  * Unmerge [@start, @end) of @vma; addresses whose page cannot be copied
- * (poisoned) are left merged and counted in *@skipped.
+ * (poisoned, or a fault that failed otherwise) are left merged and
+ * counted in *@skipped.
  */
 static int ksm_unmerge_walk(struct vm_area_struct *vma, unsigned long start,
 			    unsigned long end, unsigned long *skipped)
@@ -215,7 +216,7 @@ int ksm_unmerge_everything(void)
 	ksm_stats.full_scans = 0;
 	ksm_forget_all();
 	if (ksm_unmerge_skipped) {
-		pr_warn_ratelimited("ksm: run=2 could not unmerge %lu poisoned pages\n",
+		pr_warn_ratelimited("ksm: run=2 could not unmerge %lu pages (poisoned?)\n",
 				    ksm_unmerge_skipped);
 		return -EBUSY;
 	}
