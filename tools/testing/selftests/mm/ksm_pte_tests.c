@@ -416,8 +416,13 @@ static int stale_anon_vma_child(void)
 
 	if (!enter_test_cgroup())
 		return 4;
-	a = map_pages(1);
-	b = map_pages(1);
+	/*
+	 * Two VMAs a page apart: each gets an anon_vma of its own (adjacent
+	 * ones would be one VMA, or share one).
+	 */
+	a = map_pages(3);
+	b = a + 2 * psize;
+	munmap(a + psize, psize);
 	madvise(a, psize, MADV_NOHUGEPAGE);
 	madvise(b, psize, MADV_NOHUGEPAGE);
 	fill(a, 0xa7a);
