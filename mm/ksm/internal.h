@@ -216,6 +216,7 @@ struct ksm_utable {
 int ksm_utable_reset(struct ksm_utable *t, unsigned long expect);
 bool ksm_utable_full(const struct ksm_utable *t);
 bool ksm_utable_insert(struct ksm_utable *t, u64 hash, u64 loc);
+void ksm_utable_grow(struct ksm_utable *t);
 u64 ksm_utable_next(const struct ksm_utable *t, u64 hash, unsigned long *pos);
 bool ksm_utable_remove(struct ksm_utable *t, u64 hash, u64 loc);
 bool ksm_utable_remove_at(struct ksm_utable *t, u64 hash, u64 loc, unsigned long pos);
@@ -442,6 +443,7 @@ bool ksm_stable_forget_all(void);
 bool ksm_stable_empty(void);
 void ksm_stable_prune(void);
 void ksm_stable_fit(void);
+void ksm_stable_grow(void);
 int ksm_stable_init(void);
 
 /* merge.c */

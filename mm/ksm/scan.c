@@ -1270,6 +1270,9 @@ void ksm_scan_batch(unsigned int budget)
 				return;
 			ksm_pass_start();
 		}
+		/* No mmap_lock is held here: the indexes grow now, if they must. */
+		ksm_stable_grow();
+		ksm_utable_grow(&ksm_unstable);
 		if (!mmget_not_zero(slot->mm)) {
 			ksm_reap_at_cursor(slot);
 			ksm_budget_use(&bg, 1, 1);

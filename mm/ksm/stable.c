@@ -125,6 +125,23 @@ void ksm_stable_fit(void)
 }
 
 /**
+ * ksm_stable_grow() - grow the index ahead of need
+ *
+ * Called where a resize holds up no process (before an mm's turn): the
+ * index doubles once it holds three nodes for every four buckets, so
+ * that ksm_stable_insert(), under an mm's mmap_lock, grows it only when
+ * one batch added more nodes than that margin.
+ *
+ * Context: ksm_mutex held; may sleep.
+ */
+void ksm_stable_grow(void)
+{
+	lockdep_assert_held(&ksm_mutex);
+	if (ksm_stable_count >= (1UL << ksm_stable_bits) / 4 * 3)
+		ksm_stable_resize(ksm_stable_bits + 1);
+}
+
+/**
  * ksm_stable_alloc() - allocate a stable node, not yet in the index
  * @hash: content hash of the folio it will describe
  *

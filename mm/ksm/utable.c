@@ -133,6 +133,23 @@ bool ksm_utable_full(const struct ksm_utable *t)
 }
 
 /**
+ * ksm_utable_grow() - grow the index ahead of need
+ * @t: the index
+ *
+ * Called where a resize holds up no process (before an mm's turn), once
+ * the index is three quarters full, a little before its load limit, so
+ * that an insertion, made under an mm's mmap_lock, seldom has to grow it
+ * itself.
+ *
+ * Context: process context, may sleep.
+ */
+void ksm_utable_grow(struct ksm_utable *t)
+{
+	if (t->entries && t->used > t->capacity - t->capacity / 4)
+		ksm_utable_resize(t, 2 * t->capacity);
+}
+
+/**
  * ksm_utable_insert() - add a candidate page
  * @t: the index
  * @hash: content hash of the page
