@@ -62,6 +62,9 @@ static bool ksm_check_seen(struct ksm_rmap_check *c, struct vm_area_struct *vma,
 		c->seen[c->nr_seen][0] = (unsigned long)vma;
 		c->seen[c->nr_seen][1] = addr;
 		c->nr_seen++;
+	} else {
+		pr_warn_once("ksm: rmap_check tells apart only %d mappings of a folio\n",
+			     KSM_CHECK_SEEN);
 	}
 	return false;
 }

@@ -72,7 +72,8 @@
  *     xa_lock of ksm_slot_ids   (slot ids; nothing is taken under it)
  *
  * A swap-in holds the folio lock of a KSM folio (and the faulting VMA's
- * lock) while ksm_might_need_to_copy() reads its member list.
+ * lock, or swapoff the mmap_lock) while ksm_might_need_to_copy() reads
+ * its member list.
  *
  * ksm_mutex gives ksmd, or a sysfs writer that changes the merging state
  * (run=2, merge_across_nodes, max_page_sharing), sole ownership of every

@@ -78,7 +78,8 @@ struct ksm_batch {
  * PTE tables with nothing to collect (swapped out, or page cache of a
  * private file mapping) a walk may pass before it ends anyway, so that
  * mmap_lock is let go and ksmd reschedules: 64 tables map 128 MiB.
- * (Pages smart scan passes over are entries, so their tables end a walk.)
+ * (Pages smart scan passes over are entries, and so are swapped-out
+ * mappings of KSM folios whose member stays: their tables end a walk.)
  */
 #define KSM_IDLE_TABLES_PER_WALK	64
 
@@ -183,17 +184,21 @@ bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn)
 	return true;
 }
 
+/* Members a gap drop removes, at least, before it yields to waiters. */
+#define KSM_GAP_MEMBERS		8
+
 /*
  * Drop the entries in [@start, @end) that the batch did not find a page
- * for.  Dropping a member locks its KSM folio, under the mm's mmap_lock:
- * when a writer waits for that lock, or a task for ksm_mutex, the rest
- * waits for the next pass (entries of unmapped ranges are stale anyway).
+ * for.  Dropping a value never sleeps; dropping a member locks its KSM
+ * folio, under the mm's mmap_lock.  Once a few members went, the others
+ * wait for the next pass when a writer waits for that mmap_lock or a
+ * task for ksm_mutex (entries of unmapped ranges are stale anyway).
  */
 static void ksm_drop_gaps(struct ksm_slot *slot, unsigned long start,
 			  unsigned long end, struct ksm_batch *b)
 {
 	unsigned long vpn, last = (end >> PAGE_SHIFT) - 1;
-	unsigned int i = 0;
+	unsigned int i = 0, members = 0;
 	void *entry;
 
 	if (end <= start)
@@ -203,9 +208,13 @@ static void ksm_drop_gaps(struct ksm_slot *slot, unsigned long start,
 			i++;
 		if (b && i < b->nr && b->found[i].addr >> PAGE_SHIFT == vpn)
 			continue;
+		if (!xa_is_value(entry)) {
+			if (members >= KSM_GAP_MEMBERS &&
+			    (mmap_lock_is_contended(slot->mm) || ksm_mutex_wanted()))
+				continue;
+			members++;
+		}
 		ksm_drop_entry(slot, vpn);
-		if (mmap_lock_is_contended(slot->mm) || ksm_mutex_wanted())
-			break;
 		cond_resched();
 	}
 }
@@ -308,27 +317,43 @@ static int ksm_collect_stop(struct ksm_batch *b, bool full, unsigned long end)
 }
 
 /*
- * A swap (or migration) entry at @addr may map a KSM folio that waits in
- * the swap cache: a member recording it stays, so that the swap-in can
- * map the folio where the reverse map will find it, instead of a copy.
- * The entry is kept as a settled one; tracking values are dropped as for
- * any page that is not present.
+ * Is the swap or migration entry @pte one of @m's KSM folio?  The folio
+ * is neither locked nor referenced: a wrong answer costs a copy at
+ * swap-in, or a member counted until the next pass, nothing more.
  */
-static bool ksm_pte_swapped(pte_t pte)
+static bool ksm_member_swapped(const struct ksm_member *m, pte_t pte)
 {
-	swp_entry_t entry;
+	struct folio *folio = pfn_folio(READ_ONCE(m->stable->kpfn));
+	swp_entry_t entry = pte_to_swp_entry(pte);
 
-	if (!is_swap_pte(pte))
+	if (is_migration_entry(entry))
+		return pfn_swap_entry_folio(entry) == folio;
+	if (non_swap_entry(entry))
 		return false;
-	entry = pte_to_swp_entry(pte);
-	return !non_swap_entry(entry) || is_migration_entry(entry);
+	return folio_test_ksm(folio) && folio_test_swapcache(folio) &&
+	       folio->swap.val == entry.val;
 }
 
-static void ksm_keep_swapped(struct ksm_batch *b, unsigned long addr)
+/*
+ * The swap (or migration) entry @pte at @addr may map the KSM folio of
+ * the member recorded there, waiting in the swap cache: the member then
+ * stays, so that the swap-in maps the folio where the reverse map will
+ * find it, instead of a copy.  It is kept as a settled entry; tracking
+ * values, and members of other folios, are dropped as for any page that
+ * is not present.  (6.12 drops them all, so a swapped-out mapping of a
+ * KSM page stops counting in pages_sharing; here it goes on counting
+ * while it still maps the KSM page.)
+ */
+static void ksm_keep_swapped(struct ksm_batch *b, unsigned long addr, pte_t pte)
 {
-	void *entry = xa_load(&b->slot->items, addr >> PAGE_SHIFT);
+	void *entry;
 
-	if (!entry || xa_is_value(entry))
+	if (!is_swap_pte(pte))
+		return;
+	entry = xa_load(&b->slot->items, addr >> PAGE_SHIFT);
+	if (!entry || xa_is_value(entry) || !ksm_member_swapped(entry, pte))
+		return;
+	if (WARN_ON_ONCE(b->nr >= PTRS_PER_PTE))
 		return;
 	b->found[b->nr].page = NULL;
 	b->found[b->nr].addr = addr;
@@ -364,8 +389,7 @@ static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 		struct page *page;
 
 		if (!pte_present(pte)) {
-			if (ksm_pte_swapped(pte))
-				ksm_keep_swapped(b, addr);
+			ksm_keep_swapped(b, addr, pte);
 			continue;
 		}
 		page = vm_normal_page(walk->vma, addr, pte);
@@ -831,16 +855,18 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 		ksm_peer_close(&p);
 		return -EBUSY;
 	}
+	/* A split keeps our page, and its lock. */
+	VM_WARN_ON_ONCE(b->found[i].page != page);
 	/*
-	 * A split may have made either side look its page up again: then it
-	 * is compared again, so that nothing is write-protected on a
-	 * comparison with another page.
+	 * A split of the peer's folio made it look the peer up again: the
+	 * page found then is checked again, so that nothing is
+	 * write-protected on a comparison with another page.
 	 */
 	err = ksm_peer_lock(&p);
 	if (!err) {
-		if (p.page == b->found[i].page ||
-		    ((p.page != peer || b->found[i].page != page) &&
-		     !ksm_pages_identical(b->found[i].page, p.page)))
+		if (p.page == page ||
+		    (p.page != peer && (!ksm_same_ukey_node(page, p.page) ||
+					!ksm_pages_identical(page, p.page))))
 			err = -ENOENT;
 		else
 			err = ksm_merge_pair(b, i, &p, hash, fresh);
@@ -848,7 +874,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	} else if (err != -ENOENT) {
 		err = -EAGAIN;
 	}
-	folio_unlock(page_folio(b->found[i].page));
+	folio_unlock(page_folio(page));
 	ksm_peer_close(&p);
 	return err;
 }
@@ -1330,8 +1356,6 @@ void ksm_slot_clear_values(struct ksm_slot *slot)
 	xa_for_each(&slot->items, vpn, entry) {
 		if (xa_is_value(entry))
 			ksm_drop_entry(slot, vpn);
-		if (mmap_lock_is_contended(slot->mm) || ksm_mutex_wanted())
-			break;
 		cond_resched();
 	}
 }
