@@ -393,8 +393,10 @@ static void test_cma(void)
 	map = map_pool(n);
 	set_policy(MPOL_DEFAULT, -1);
 	if (!pick_pages(map, n, in_cma)) {
-		ksft_test_result_fail("CMA allocation over KSM pages: fewer than %d of %zu pages on node %d in the area (pfn %#lx, %lu pages)\n",
-				      CONTENTS * COPIES, n, nid, cma_base, cma_count);
+		ksft_print_msg("fewer than %d of %zu pages on node %d in the area\n",
+			       CONTENTS * COPIES, n, nid);
+		ksft_print_msg("area: pfn %#lx, %lu pages\n", cma_base, cma_count);
+		ksft_test_result_fail("CMA allocation over KSM pages: no pages in the area\n");
 		goto out_unmap;
 	}
 	if (!merge_pool(map, n)) {
@@ -420,5 +422,5 @@ int main(int argc, char **argv)
 		{ "cma", test_cma, 1 },
 	};
 
-	ksm_run_tests(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+	ksm_run_tests(tests, ARRAY_SIZE(tests), argc, argv);
 }

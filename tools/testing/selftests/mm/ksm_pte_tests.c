@@ -478,10 +478,10 @@ static void test_stale_anon_vma(void)
 	waitpid(pid, &status, 0);
 	leave_test_cgroup();
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 4)
-		ksft_test_result_skip("a KSM page swapped in under a moved VMA migrates (no cgroup)\n");
+		ksft_test_result_skip("KSM page swapped in under moved VMA migrates (no cgroup)\n");
 	else
 		ksft_test_result(WIFEXITED(status) && !WEXITSTATUS(status),
-				 "a KSM page swapped in under a moved VMA migrates (exit %d)\n",
+				 "KSM page swapped in under moved VMA migrates (exit %d)\n",
 				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	ksm_stop();
 }
@@ -553,7 +553,7 @@ static void test_device_exclusive(void)
 			       smaps_ksm_kb(map));
 		ok = false;
 	}
-	ksft_test_result(ok, "device-exclusive pages are left alone until the CPU takes them back\n");
+	ksft_test_result(ok, "device-exclusive pages left alone until the CPU takes them back\n");
 out:
 	munmap(map, n * psize);
 	free(mirror);
