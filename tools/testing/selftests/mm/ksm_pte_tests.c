@@ -353,9 +353,12 @@ static int unmerge_vs_swapin_child(bool use_prctl)
 	return left ? 1 : 0;
 }
 
-static void test_unmerge_vs_swapin(bool use_prctl)
+/*
+ * Run @child in a child process with ksmd stopped, and report its exit
+ * status as the result of the test @what: 0 passes, 4 (no cgroup) skips.
+ */
+static void run_child_test(int (*child)(void), const char *what)
 {
-	const char *how = use_prctl ? "PR_SET_MEMORY_MERGE=0" : "MADV_UNMERGEABLE";
 	int status = -1;
 	pid_t pid;
 
@@ -363,27 +366,37 @@ static void test_unmerge_vs_swapin(bool use_prctl)
 	ksm_put("run", 0);
 	pid = fork();
 	if (!pid)
-		exit(unmerge_vs_swapin_child(use_prctl));
+		exit(child());
 	waitpid(pid, &status, 0);
 	leave_test_cgroup();
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 4)
-		ksft_test_result_skip("%s leaves no KSM page while swap-ins race (no cgroup)\n",
-				      how);
+	status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	if (status == 4)
+		ksft_test_result_skip("%s (no cgroup)\n", what);
 	else
-		ksft_test_result(WIFEXITED(status) && !WEXITSTATUS(status),
-				 "%s leaves no KSM page while swap-ins race (exit %d)\n", how,
-				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		ksft_test_result(!status, "%s (exit %d)\n", what, status);
 	ksm_stop();
+}
+
+static int prctl_vs_swapin_child(void)
+{
+	return unmerge_vs_swapin_child(true);
+}
+
+static int madvise_vs_swapin_child(void)
+{
+	return unmerge_vs_swapin_child(false);
 }
 
 static void test_prctl_vs_swapin(void)
 {
-	test_unmerge_vs_swapin(true);
+	run_child_test(prctl_vs_swapin_child,
+		       "PR_SET_MEMORY_MERGE=0 leaves no KSM page while swap-ins race");
 }
 
 static void test_madvise_vs_swapin(void)
 {
-	test_unmerge_vs_swapin(false);
+	run_child_test(madvise_vs_swapin_child,
+		       "MADV_UNMERGEABLE leaves no KSM page while swap-ins race");
 }
 
 /* The NUMA node of the page at @addr, or a negative errno. */
@@ -467,23 +480,7 @@ static int stale_anon_vma_child(void)
 
 static void test_stale_anon_vma(void)
 {
-	int status = -1;
-	pid_t pid;
-
-	ksm_fresh_start();
-	ksm_put("run", 0);
-	pid = fork();
-	if (!pid)
-		exit(stale_anon_vma_child());
-	waitpid(pid, &status, 0);
-	leave_test_cgroup();
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 4)
-		ksft_test_result_skip("KSM page swapped in under moved VMA migrates (no cgroup)\n");
-	else
-		ksft_test_result(WIFEXITED(status) && !WEXITSTATUS(status),
-				 "KSM page swapped in under moved VMA migrates (exit %d)\n",
-				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	ksm_stop();
+	run_child_test(stale_anon_vma_child, "KSM page swapped in under moved VMA migrates");
 }
 
 #define EXCL_PAGES	16
