@@ -234,6 +234,18 @@ static bool ksm_batch_add(struct ksm_batch *b, struct page *page, unsigned long 
 	return ++b->collected == b->budget;
 }
 
+/* Record @addr as settled: its entry stays, and nothing is left to do. */
+static void ksm_batch_settled(struct ksm_batch *b, unsigned long addr)
+{
+	/* A walk ends with the first table that gave entries. */
+	if (WARN_ON_ONCE(b->nr >= PTRS_PER_PTE))
+		return;
+	b->found[b->nr].page = NULL;
+	b->found[b->nr].addr = addr;
+	b->found[b->nr].settled = true;
+	b->nr++;
+}
+
 /*
  * Smart scan passes over @page in this pass: unless an index entry
  * carries its (old) hash, which a merge attempt must look at with the
@@ -271,10 +283,7 @@ static bool ksm_settle_skipped(struct ksm_batch *b, struct page *page, unsigned 
 			return false;
 		ksm_stats.pages_skipped++;
 	}
-	b->found[b->nr].page = NULL;
-	b->found[b->nr].addr = addr;
-	b->found[b->nr].settled = true;
-	b->nr++;
+	ksm_batch_settled(b, addr);
 	return true;
 }
 
@@ -353,12 +362,7 @@ static void ksm_keep_swapped(struct ksm_batch *b, unsigned long addr, pte_t pte)
 	entry = xa_load(&b->slot->items, addr >> PAGE_SHIFT);
 	if (!entry || xa_is_value(entry) || !ksm_member_swapped(entry, pte))
 		return;
-	if (WARN_ON_ONCE(b->nr >= PTRS_PER_PTE))
-		return;
-	b->found[b->nr].page = NULL;
-	b->found[b->nr].addr = addr;
-	b->found[b->nr].settled = true;
-	b->nr++;
+	ksm_batch_settled(b, addr);
 }
 
 static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,

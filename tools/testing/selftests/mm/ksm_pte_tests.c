@@ -466,6 +466,8 @@ static int stale_anon_vma_child(void)
 	ksm_run(1);
 	if (!ksm_wait_scans(2))
 		return setup_failed("waiting for ksmd");
+	/* ksmd at full speed locks the KSM page often: migration gives up on it. */
+	ksm_run(0);
 	from = node_of(a);
 	to = !from;
 	if (from < 0 || syscall(SYS_move_pages, 0, 1UL, &a, &to, &from, MPOL_MF_MOVE_ALL) < 0)
