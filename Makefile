@@ -8,27 +8,30 @@
 #   make bench    ours against upstream KSM, results in build/bench/
 #   make stress   stress, faults and fuzzing on the debug kernel (LONG=1: 1 h+)
 #   make profile CMD='<command>'   where the kernel's time goes, by function
+#   make series   the engine as a patch series in build/series/ (CHECK=1:
+#                 also build every step and run the selftests at the switch)
 #
 # Variables: KERNEL=ours|upstream|debug  SUITES="selftests own kunit lint"
 #            T=<regex> (test filter)  KVM=1  JOBS=<n>  QUICK=1 (bench)
 #            LONG=1 (stress)  CMD=<command in /opt/tests> (profile,
-#            KERNEL=ours|upstream)
+#            KERNEL=ours|upstream)  CHECK=1 (series)
 
 SHELL := /bin/bash
 H := harness
 KERNEL ?= ours
-export KERNEL SUITES T KVM JOBS SHELL_AFTER QUICK LONG CMD
+export KERNEL SUITES T KVM JOBS SHELL_AFTER QUICK LONG CMD CHECK
 
 DEB_PKGS := linux-source-6.12 build-essential flex bison bc libelf-dev \
 	libssl-dev cpio xz-utils rsync kmod python3 perl ccache \
-	qemu-system-x86 busybox-static libnuma-dev libcap-dev gnuplot-nox trinity
+	qemu-system-x86 busybox-static libnuma-dev libcap-dev gnuplot-nox trinity \
+	python3-sphinx python3-yaml git
 
-.PHONY: all run check bench stress profile deps tree kernel kernels userspace lint shell clean help
+.PHONY: all run check bench stress profile series deps tree kernel kernels userspace lint shell clean help
 
 all: check
 
 help:
-	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(H)/deps.sh $(DEB_PKGS)
@@ -54,6 +57,9 @@ bench: deps
 stress: deps
 	@KERNEL=debug SUITES=stress $(H)/check.sh
 
+series: deps
+	@$(H)/series.sh
+
 profile: deps
 	@$(H)/profile.sh $(KERNEL) "$${CMD:?make profile CMD='<command>'}"
 
@@ -67,4 +73,5 @@ shell: deps
 	@SHELL_AFTER=1 $(H)/run.sh
 
 clean:
-	rm -rf build/src/*/out build/src/*/out-debug build/src/*/out-prof build/guest build/check-* build/run
+	rm -rf build/src/*/out build/src/*/out-debug build/src/*/out-prof build/src/*/out-docs \
+		build/src/*/out-noksm build/guest build/check-* build/run build/series

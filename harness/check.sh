@@ -28,7 +28,8 @@ has() { [[ " $SUITES " == *" $1 "* ]]; }
 
 say "$BASE_PKG $(base_version), kernel '$KERNEL', suites: $SUITES${T:+, filter: $T}"
 t0=$(date +%s)
-"$HARNESS/kernel.sh" "$KERNEL"
+# The kernel of a step of the patch series is built by series.sh.
+[ "$KERNEL" = series ] || "$HARNESS/kernel.sh" "$KERNEL"
 [ "$KERNEL" = ours ] || ! { has lint || has bench; } || "$HARNESS/kernel.sh" ours
 [ "$KERNEL" = upstream ] || ! has bench || "$HARNESS/kernel.sh" upstream
 [ "$KERNEL" = debug ] || ! has stress || "$HARNESS/kernel.sh" debug

@@ -34,6 +34,7 @@ tree_of() {
 	case "$1" in
 	upstream|upstream-prof) echo "$SRC/upstream" ;;
 	ours|debug|ours-prof) echo "$SRC/ours" ;;
+	series|series-noksm) echo "$SRC/series" ;;
 	*) die "unknown kernel '$1' (ours, upstream, debug, ours-prof, upstream-prof)" ;;
 	esac
 }
@@ -45,6 +46,7 @@ objdir_of() {
 	case "$1" in
 	debug) echo "$(tree_of "$1")/out-debug" ;;
 	*-prof) echo "$(tree_of "$1")/out-prof" ;;
+	series-noksm) echo "$(tree_of "$1")/out-noksm" ;;
 	*) echo "$(tree_of "$1")/out" ;;
 	esac
 }

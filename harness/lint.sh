@@ -1,10 +1,18 @@
 #!/bin/bash
 # Lint this repository's kernel files only; prints results like results.py:
 #   checkpatch --strict   every C file and header we own (kernel and selftests)
+#   layers                mm/ksm/ files include only lower layers' headers
 #   kernel-doc -none -Wall   our kernel C files and headers
 #   W=1                   our objects, recompiled with W=1 in the "ours" build
 #   clean room            upstream mm/ksm.c is not linked into ours and our
 #                         objects define none of its internal functions
+#   docs                  make htmldocs of the directories we touch: no
+#                         warning that the base tree does not have too;
+#                         get_abi.pl validate; no sentence of our documents
+#                         shared with upstream's (harness/doc_overlap.py)
+#   series                make series: the patch series applies to the
+#                         base tree with git am, equals the overlay, is
+#                         checkpatch clean and fully in the KSM entry
 # SPDX-License-Identifier: GPL-2.0
 . "$(dirname "$0")/lib.sh"
 
@@ -31,6 +39,11 @@ for f in $kfiles $sfiles; do
 		grep -E '(ERROR|WARNING|CHECK):' > "$log" || true
 	report "checkpatch/$f" "$log" findings
 done
+
+# Layering: each file of mm/ksm/ includes only headers of lower layers.
+log=$out/layers.log
+python3 "$HARNESS/layers.py" mm/ksm > "$log" 2>&1 || true
+report layers "$log" "upward includes"
 
 # kernel-doc over our kernel files.
 log=$out/kernel-doc.log
@@ -77,3 +90,39 @@ if [ -f "$obj/vmlinux" ]; then
 else
 	echo "FAIL lint/clean-room the ours kernel is not built"
 fi
+
+# Documentation: the Sphinx build of the directories we touch, on both
+# trees; a warning counts only if the base tree's build lacks it.
+DOC_DIRS="mm admin-guide/mm"
+docs_warnings() { # <tree>
+	local t
+	t=$(tree_of "$1")
+	rm -rf "$t/out-docs"	# a full build: Sphinx only reports what it rebuilds
+	make -C "$t" O="$t/out-docs" SPHINXDIRS="$DOC_DIRS" htmldocs 2>&1 |
+		grep -E '(WARNING|ERROR|CRITICAL)' | sed "s|$t/||g" | LC_ALL=C sort -u || true
+}
+log=$out/htmldocs.log
+docs_warnings upstream > "$out/htmldocs-upstream.txt"
+docs_warnings ours > "$out/htmldocs-ours.txt"
+LC_ALL=C comm -13 "$out/htmldocs-upstream.txt" "$out/htmldocs-ours.txt" > "$log"
+[ -f "$(tree_of ours)/out-docs/Documentation/output/mm/ksm.html" ] ||
+	echo "no output: Documentation/mm/ksm.rst was not built" >> "$log"
+report htmldocs "$log" "new warnings"
+
+log=$out/abi.log
+(cd "$(tree_of ours)" && perl scripts/get_abi.pl validate --dir Documentation/ABI) > "$log" 2>&1 || true
+report abi-validate "$log" "warnings"
+
+log=$out/doc-overlap.log
+python3 "$HARNESS/doc_overlap.py" \
+	Documentation/mm/ksm.rst="$up/Documentation/mm/ksm.rst" \
+	Documentation/mm/ksm.rst="$up/Documentation/admin-guide/mm/ksm.rst" \
+	Documentation/admin-guide/mm/ksm.rst="$up/Documentation/admin-guide/mm/ksm.rst" \
+	Documentation/admin-guide/mm/ksm.rst="$up/Documentation/mm/ksm.rst" \
+	Documentation/ABI/testing/sysfs-kernel-mm-ksm="$up/Documentation/ABI/testing/sysfs-kernel-mm-ksm" \
+	Documentation/ABI/testing/procfs-ksm="$up/Documentation/ABI/testing/sysfs-kernel-mm-ksm" \
+	> "$log" 2>&1 && : > "$log"
+report doc-overlap "$log" "passages shared with upstream's documents"
+
+# The patch series: written, applied to the base tree, compared.
+"$HARNESS/series.sh" 2>&1 | grep -E '^(PASS|FAIL) ' || echo "FAIL series/make-series make series failed, see $LOGS/series"

@@ -2,7 +2,8 @@
 # Prepare the two source trees from the Debian base package:
 #   build/src/upstream  pristine, never modified
 #   build/src/ours      hard-linked copy with this repository's files
-#                       symlinked in and harness/patches/*.patch applied
+#                       symlinked in, harness/patches/*.patch applied and
+#                       the files of harness/removed.list deleted
 # Re-running is cheap; the overlay is redone only when its file list or
 # the patches changed.  Files whose content changes are given a fresh
 # mtime so that Kbuild rebuilds what depends on them.
@@ -30,6 +31,7 @@ overlay_files() {
 state=$(
 	overlay_files
 	cat "$HARNESS"/patches/*.patch 2>/dev/null || true
+	cat "$HARNESS/removed.list"
 ) 
 state_sum=$(printf '%s' "$state" | sha256sum | cut -d' ' -f1)
 stamp=$ours/.overlay-state
@@ -71,15 +73,23 @@ for p in "$HARNESS"/patches/*.patch; do
 	[ -f "$p" ] || continue
 	say "applying $(basename "$p")"
 	# Make patched files private copies first so the base tree stays pristine.
+	# (once: a later patch may build on an earlier one's edit).
 	for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$p"); do
-		echo "$f" >> "$manifest.new"
 		[ -L "$ours/$f" ] && die "$(basename "$p") patches $f, which the repository overlays"
+		grep -qxF "$f" "$manifest.new" && continue
+		echo "$f" >> "$manifest.new"
 		if [ -f "$ours/$f" ]; then
 			cp --remove-destination "$up/$f" "$ours/$f"
 		fi
 	done
-	patch -d "$ours" -p1 --no-backup-if-mismatch -s < "$p" ||
+	patch -d "$ours" -p1 --fuzz=0 --no-backup-if-mismatch -s < "$p" ||
 		die "patch $(basename "$p") does not apply to $BASE_PKG $(base_version)"
 done
+# Base files the engine replaces as a whole (harness/removed.list).
+while IFS= read -r f; do
+	case "$f" in ''|'#'*) continue ;; esac
+	rm -f "$ours/$f"
+	echo "$f" >> "$manifest.new"
+done < "$HARNESS/removed.list"
 sort -u "$manifest.new" > "$manifest" && rm -f "$manifest.new"
 echo "$state_sum" > "$stamp"

@@ -23,7 +23,8 @@
 #include <linux/random.h>
 #include <linux/xxhash.h>
 
-#include "internal.h"
+#include "state.h"
+#include "content.h"
 
 static u64 ksm_hash_seed __read_mostly;
 u64 ksm_zero_hash __read_mostly;
@@ -86,49 +87,6 @@ bool ksm_pages_identical(struct page *page, struct page *other)
 	kunmap_local(a);
 	return same;
 }
-
-#ifdef CONFIG_DEBUG_VM
-/*
- * A KSM folio is write-protected in every mapping and pinned by nobody,
- * so its content can never change: a page that another process shares
- * would change under it.  Debug kernels check that.
- */
-
-/**
- * ksm_content_seal() - remember the content of a new KSM folio
- * @stable: its node, not yet in the index
- * @kpage: the folio's page, locked, write-protected and KSM already
- */
-void ksm_content_seal(struct ksm_stable *stable, struct page *kpage)
-{
-	stable->sealed = ksm_hash_page(kpage);
-}
-
-/**
- * ksm_content_check() - warn if a KSM folio's content changed
- * @stable: its node
- * @kpage: the folio's page, referenced
- * @mm: an mm that maps it, for the report
- * @addr: where @mm maps it
- *
- * Context: ksm_mutex held (it keeps @stable alive).
- */
-void ksm_content_check(struct ksm_stable *stable, struct page *kpage,
-		       struct mm_struct *mm, unsigned long addr)
-{
-	u64 now;
-
-	lockdep_assert_held(&ksm_mutex);
-	if (PageHWPoison(kpage))
-		return;
-	now = ksm_hash_page(kpage);
-	if (now == stable->sealed)
-		return;
-	pr_err("ksm: KSM page %lx changed: sealed %llx, now %llx, mapped at %lx in mm %p\n",
-	       page_to_pfn(kpage), stable->sealed, now, addr, mm);
-	VM_WARN_ON_ONCE_PAGE(1, kpage);
-}
-#endif
 
 /**
  * ksm_content_init() - seed the content hash

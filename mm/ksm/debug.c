@@ -16,7 +16,8 @@
 #include <linux/rmap.h>
 #include <linux/seq_file.h>
 
-#include "internal.h"
+#include "state.h"
+#include "stable.h"
 
 /*
  * A fork copies page table entries without the folio lock, so the count

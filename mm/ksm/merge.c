@@ -18,7 +18,10 @@
 #include <linux/swap.h>
 
 #include "../internal.h"
-#include "internal.h"
+#include "state.h"
+#include "content.h"
+#include "stable.h"
+#include "merge.h"
 
 /*
  * page_vma_mapped_walk() also matches device-private and device-exclusive

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Scan policy arithmetic: the smart-scan skip budget and the scan-time
- * advisor.  Pure functions of their inputs, kept apart from the scanner
- * so that they can be reasoned about and unit-tested on their own.
+ * Scan policy: the smart-scan skip budget and the scan-time advisor.
+ * The arithmetic is pure functions of their inputs, kept apart so that
+ * they can be reasoned about and unit-tested on their own; the advisor's
+ * state between passes and its timing follow them.
  */
 #include <linux/kernel.h>
+#include <linux/ktime.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
+#include <linux/sched/cputime.h>
+#include <trace/events/ksm.h>
 
-#include "internal.h"
+#include "state.h"
+#include "policy.h"
 
 /*
  * Skip budgets by age (examinations so far): after each of the first
@@ -120,4 +125,54 @@ unsigned long ksm_advisor_next(struct ksm_advisor *adv,
 	}
 	want = min_t(u64, want, lim->max_pages);
 	return max_t(u64, want, lim->min_pages);
+}
+
+/*
+ * The scan-time advisor: at the end of every pass, pick pages_to_scan so
+ * that a pass takes advisor_target_scan_time seconds.
+ */
+static struct ksm_advisor ksm_advisor_state;
+static ktime_t ksm_pass_started;
+static u64 ksm_pass_cpu_ns;
+
+/**
+ * ksm_advisor_reset() - forget what the advisor learnt
+ */
+void ksm_advisor_reset(void)
+{
+	ksm_advisor_state.ratio = 0;
+}
+
+/**
+ * ksm_advisor_pass_start() - note the time and ksmd's CPU time
+ */
+void ksm_advisor_pass_start(void)
+{
+	ksm_pass_started = ktime_get();
+	ksm_pass_cpu_ns = task_sched_runtime(current);
+}
+
+/**
+ * ksm_advisor_pass_end() - let the advisor choose the next batch size
+ */
+void ksm_advisor_pass_end(void)
+{
+	struct ksm_advisor_limits lim = {
+		.target_scan_time_s = READ_ONCE(ksm_knobs.advisor_target_s),
+		.max_cpu = READ_ONCE(ksm_knobs.advisor_max_cpu),
+		.min_pages = READ_ONCE(ksm_knobs.advisor_min_pages),
+		.max_pages = READ_ONCE(ksm_knobs.advisor_max_pages),
+	};
+	struct ksm_advisor_sample s;
+	s64 wall_ns = ktime_to_ns(ktime_sub(ktime_get(), ksm_pass_started));
+	u64 cpu_ns = task_sched_runtime(current) - ksm_pass_cpu_ns;
+
+	if (READ_ONCE(ksm_knobs.advisor) != KSM_ADVISOR_SCAN_TIME || wall_ns <= 0)
+		return;
+	s.pages_to_scan = READ_ONCE(ksm_knobs.pages_to_scan);
+	s.scan_time_ms = div_u64(wall_ns, NSEC_PER_MSEC);
+	s.cpu_percent = div64_u64(cpu_ns * 100, wall_ns);
+	WRITE_ONCE(ksm_knobs.pages_to_scan, ksm_advisor_next(&ksm_advisor_state, &s, &lim));
+	trace_ksm_advisor(div_u64(wall_ns, NSEC_PER_SEC), ksm_knobs.pages_to_scan,
+			  s.cpu_percent);
 }

@@ -19,7 +19,8 @@
 #include <linux/vmstat.h>
 
 #include "../internal.h"
-#include "internal.h"
+#include "state.h"
+#include "stable.h"
 
 /*
  * Visit the VMAs of one member.  The first round takes only the VMA of

@@ -30,7 +30,13 @@
 #include <trace/events/ksm.h>
 
 #include "../internal.h"
-#include "internal.h"
+#include "state.h"
+#include "content.h"
+#include "utable.h"
+#include "policy.h"
+#include "stable.h"
+#include "merge.h"
+#include "scan.h"
 
 /**
  * struct ksm_found - a page the walk found
@@ -816,7 +822,7 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 	 */
 	if (!fresh)
 		stable->hash = ksm_hash_page(host);
-	ksm_content_seal(stable, host);
+	ksm_stable_seal(stable, host);
 	ksm_member_add(m, stable, b->slot, b->vma, b->found[i].addr);
 	ksm_member_add(pm, stable, p->slot, p->vma, p->addr);
 	ksm_stable_insert(stable, folio_nid(page_folio(host)));
@@ -937,7 +943,7 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 
 	if (!stable)
 		return;
-	ksm_content_check(stable, f->page, b->mm, f->addr);
+	ksm_stable_check(stable, f->page, b->mm, f->addr);
 	old = entry && !xa_is_value(entry) ? entry : NULL;
 	/*
 	 * A member must lead the reverse map here: after munmap and an
@@ -1362,6 +1368,49 @@ void ksm_slot_clear_values(struct ksm_slot *slot)
 			ksm_drop_entry(slot, vpn);
 		cond_resched();
 	}
+}
+
+/**
+ * ksm_slot_reap() - free the slot of an mm that exited
+ * @slot: the slot, not at the cursor
+ *
+ * Its entries are dropped first; if some KSM folio is busy (being freed
+ * by the exit itself, say) the slot stays in the ring to be tried again.
+ *
+ * Context: ksm_mutex held.
+ * Return: true if the slot is freed.
+ */
+bool ksm_slot_reap(struct ksm_slot *slot)
+{
+	lockdep_assert_held(&ksm_mutex);
+	if (!ksm_slot_clear(slot))
+		return false;
+	ksm_slot_unlink(slot);
+	ksm_slot_free(slot);
+	return true;
+}
+
+/**
+ * ksm_forget_all() - drop all tracking state (run=2)
+ *
+ * A KSM folio that is still mapped (unmerging could not copy a poisoned
+ * page, say) keeps its node and members, so that the reverse map still
+ * finds its mappings; everything else is dropped.
+ *
+ * Context: ksm_mutex held; may sleep.
+ * Return: true if every KSM folio could be forgotten.
+ */
+bool ksm_forget_all(void)
+{
+	struct ksm_slot *slot = NULL;
+
+	lockdep_assert_held(&ksm_mutex);
+	ksm_stable_forget_all();
+	while ((slot = ksm_slot_next(slot)))
+		ksm_slot_clear_values(slot);
+	ksm_cursor_reset();
+	ksm_scan_forget();
+	return ksm_stable_empty();
 }
 
 /**

@@ -18,7 +18,9 @@
 #include <linux/slab.h>
 #include <trace/events/ksm.h>
 
-#include "internal.h"
+#include "state.h"
+#include "content.h"
+#include "stable.h"
 
 static struct kmem_cache *ksm_stable_cache;
 static struct kmem_cache *ksm_member_cache;
@@ -720,3 +722,46 @@ int __init ksm_stable_init(void)
 #endif
 	return 0;
 }
+
+#ifdef CONFIG_DEBUG_VM
+/*
+ * A KSM folio is write-protected in every mapping and pinned by nobody,
+ * so its content can never change: a page that another process shares
+ * would change under it.  Debug kernels check that.
+ */
+
+/**
+ * ksm_stable_seal() - remember the content of a new KSM folio
+ * @stable: its node, not yet in the index
+ * @kpage: the folio's page, locked, write-protected and KSM already
+ */
+void ksm_stable_seal(struct ksm_stable *stable, struct page *kpage)
+{
+	stable->sealed = ksm_hash_page(kpage);
+}
+
+/**
+ * ksm_stable_check() - warn if a KSM folio's content changed
+ * @stable: its node
+ * @kpage: the folio's page, referenced
+ * @mm: an mm that maps it, for the report
+ * @addr: where @mm maps it
+ *
+ * Context: ksm_mutex held (it keeps @stable alive).
+ */
+void ksm_stable_check(struct ksm_stable *stable, struct page *kpage,
+		      struct mm_struct *mm, unsigned long addr)
+{
+	u64 now;
+
+	lockdep_assert_held(&ksm_mutex);
+	if (PageHWPoison(kpage))
+		return;
+	now = ksm_hash_page(kpage);
+	if (now == stable->sealed)
+		return;
+	pr_err("ksm: KSM page %lx changed: sealed %llx, now %llx, mapped at %lx in mm %p\n",
+	       page_to_pfn(kpage), stable->sealed, now, addr, mm);
+	VM_WARN_ON_ONCE_PAGE(1, kpage);
+}
+#endif

@@ -6,9 +6,15 @@
 #include <linux/kobject.h>
 #include <linux/ksm.h>
 #include <linux/mm.h>
+#include <linux/oom.h>
 #include <linux/sysfs.h>
 
-#include "internal.h"
+#include "state.h"
+#include "policy.h"
+#include "stable.h"
+#include "unmerge.h"
+#include "scan.h"
+#include "sysfs.h"
 
 #define KSM_RO(_name, _show) \
 	static struct kobj_attribute ksm_attr_##_name = __ATTR(_name, 0444, _show, NULL)
@@ -247,6 +253,36 @@ static ssize_t ksm_sysfs_run_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_knobs.run));
 }
 
+/*
+ * run=2: unmerge every registered mm, then drop all tracking state.  The
+ * writer may be chosen by the OOM killer first: unmerging can need a
+ * lot of memory.  After a partial unmerge the KSM folios left keep their
+ * members, since the reverse map must still find them.  So do the folios
+ * still mapped after a complete walk: poisoned pages, which are reported
+ * with -EBUSY (run=2 did not undo everything), and the mappings of mms
+ * that are exiting, which go away with the exit.  Context: ksm_mutex.
+ */
+static int ksm_run_unmerge(void)
+{
+	unsigned long skipped = 0;
+	int err;
+
+	lockdep_assert_held(&ksm_mutex);
+	set_current_oom_origin();
+	err = ksm_walk_mms(ksm_unmerge_mm, &skipped);
+	clear_current_oom_origin();
+	if (err)
+		return err;
+	ksm_stats.full_scans = 0;
+	ksm_forget_all();
+	if (skipped) {
+		pr_warn_ratelimited("ksm: run=2 could not unmerge %lu pages (poisoned?)\n",
+				    skipped);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 static ssize_t ksm_sysfs_run_store(struct kobject *kobj, struct kobj_attribute *attr,
 				   const char *buf, size_t count)
 {
@@ -260,7 +296,7 @@ static ssize_t ksm_sysfs_run_store(struct kobject *kobj, struct kobj_attribute *
 	if (ksm_knobs.run != v) {
 		WRITE_ONCE(ksm_knobs.run, v);
 		if (v == KSM_RUN_UNMERGE) {
-			int err = ksm_unmerge_everything();
+			int err = ksm_run_unmerge();
 
 			if (err) {
 				WRITE_ONCE(ksm_knobs.run, KSM_RUN_STOP);

@@ -16,7 +16,8 @@
 #include <linux/swap.h>
 #include <linux/swapops.h>
 
-#include "internal.h"
+#include "state.h"
+#include "unmerge.h"
 
 /*
  * A KSM folio being migrated is mapped by a migration entry, which a
@@ -164,10 +165,16 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 	return ksm_unmerge_walk(vma, start, end, &skipped);
 }
 
-/* Mappings run=2 could not unmerge (poisoned pages); ksm_mutex. */
-static unsigned long ksm_unmerge_skipped;
-
-static int ksm_unmerge_mm(struct mm_struct *mm)
+/**
+ * ksm_unmerge_mm() - unmerge every mergeable VMA of an mm (run=2)
+ * @mm: the mm, with a user reference
+ * @skipped: an unsigned long that counts the mappings left merged
+ *	(poisoned KSM pages)
+ *
+ * Context: ksm_mutex held; may sleep.
+ * Return: 0, -ENOMEM or -ERESTARTSYS (see ksm_unmerge_range()).
+ */
+int ksm_unmerge_mm(struct mm_struct *mm, void *skipped)
 {
 	struct vm_area_struct *vma;
 	int err = 0;
@@ -177,48 +184,10 @@ static int ksm_unmerge_mm(struct mm_struct *mm)
 	for_each_vma(vmi, vma) {
 		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
 			continue;
-		err = ksm_unmerge_walk(vma, vma->vm_start, vma->vm_end, &ksm_unmerge_skipped);
+		err = ksm_unmerge_walk(vma, vma->vm_start, vma->vm_end, skipped);
 		if (err)
 			break;
 	}
 	mmap_read_unlock(mm);
 	return err;
-}
-
-/**
- * ksm_unmerge_everything() - run=2: unmerge all mms, drop all tracking
- *
- * The caller may be chosen by the OOM killer first: unmerging can need a
- * lot of memory.
- *
- * Context: ksm_mutex held; may sleep.
- * Return: 0, -ENOMEM or -ERESTARTSYS if unmerging failed, -EBUSY if
- * poisoned KSM pages could not be unmerged.
- */
-int ksm_unmerge_everything(void)
-{
-	int err;
-
-	lockdep_assert_held(&ksm_mutex);
-	ksm_unmerge_skipped = 0;
-	set_current_oom_origin();
-	err = ksm_walk_mms(ksm_unmerge_mm);
-	clear_current_oom_origin();
-	/*
-	 * After a partial unmerge the KSM folios left keep their members:
-	 * the reverse map must still find them.  So do the folios still
-	 * mapped after a complete walk: poisoned pages, which are reported
-	 * (run=2 did not undo everything), and the mappings of mms that are
-	 * exiting, which go away with the exit.
-	 */
-	if (err)
-		return err;
-	ksm_stats.full_scans = 0;
-	ksm_forget_all();
-	if (ksm_unmerge_skipped) {
-		pr_warn_ratelimited("ksm: run=2 could not unmerge %lu pages (poisoned?)\n",
-				    ksm_unmerge_skipped);
-		return -EBUSY;
-	}
-	return 0;
 }

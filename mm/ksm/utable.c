@@ -15,7 +15,7 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
-#include "internal.h"
+#include "utable.h"
 
 #define KSM_UTABLE_MIN		64UL
 

@@ -7,7 +7,8 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 
-#include "../internal.h"
+#include "../state.h"
+#include "../content.h"
 
 static struct page *hash_test_page(struct kunit *test, u8 fill)
 {

@@ -4,7 +4,7 @@
  */
 #include <kunit/test.h>
 
-#include "../internal.h"
+#include "../policy.h"
 
 static void policy_skip_budget(struct kunit *test)
 {

@@ -12,7 +12,8 @@
 #include <kunit/test.h>
 #include <linux/mutex.h>
 
-#include "../internal.h"
+#include "../state.h"
+#include "../stable.h"
 
 /*
  * Nodes are allocated before ksm_mutex is taken: a failed assertion ends

@@ -6,7 +6,8 @@
 #include <linux/random.h>
 #include <linux/slab.h>
 
-#include "../internal.h"
+#include "../state.h"
+#include "../utable.h"
 
 /* Every occupied slot must be reachable from its home without a gap. */
 static bool utable_consistent(const struct ksm_utable *t)

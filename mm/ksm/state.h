@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Internal interfaces of the KSM engine.
+ * The engine's shared state: tunables, statistics, ksm_mutex, the ring
+ * of registered mms and ksmd's cursor over it.
  *
- * This header is shared by the files of mm/ksm/ only; the rest of the
- * kernel talks to the engine through include/linux/ksm.h.
+ * The rest of the kernel talks to the engine through include/linux/ksm.h;
+ * the headers of mm/ksm/ are for its own files only.
  */
-#ifndef MM_KSM_INTERNAL_H
-#define MM_KSM_INTERNAL_H
+#ifndef MM_KSM_STATE_H
+#define MM_KSM_STATE_H
 
 #include <linux/list.h>
 #include <linux/mm_types.h>
@@ -41,6 +42,28 @@
  * Tracking entries, members and stable nodes may go stale (the page was
  * written, unmapped, the mm exited): nothing keeps them in sync from the
  * rest of mm.  ksmd notices when it next looks at them and repairs them.
+ */
+
+/**
+ * DOC: Layers
+ *
+ * Each file of the engine sees only the headers of the layers below its
+ * own, so a call upwards does not compile::
+ *
+ *   6  ksmd.c                    the ksmd thread and start-up
+ *   5  hooks.c rmap.c sysfs.c    what mm, user space and debugfs call
+ *      debug.c
+ *   4  scan.c                    the scanner
+ *   3  merge.c unmerge.c         page-table operations
+ *   2  stable.c                  the stable index and its members
+ *   1  content.c utable.c        page content, the unstable index, the
+ *      policy.c                  scan policy and the advisor
+ *   0  state.c                   tunables, statistics, ksm_mutex, the
+ *                                registered mms and ksmd's cursor
+ *
+ * A file that serves the layers above declares what it offers in a
+ * header of the same name; ``make lint`` checks every include line of
+ * the engine against this table.
  */
 
 /**
@@ -104,50 +127,6 @@ struct ksm_slot {
 	unsigned int id;
 };
 
-/**
- * struct ksm_stable - a KSM folio, as the stable index knows it
- * @node: link in its bucket of the stable index; ksm_mutex
- * @hash: content hash of the folio
- * @kpfn: pfn of the folio; moved by folio_migrate_ksm() under the lock
- *	of both folios
- * @members: the &struct ksm_member mappings ksmd made; ksm_mutex and
- *	the folio lock to change, the folio lock to walk
- * @nr_members: length of @members
- * @nid: NUMA node of the index key (0 while merging across nodes)
- * @sealed: with CONFIG_DEBUG_VM, the content hash taken once the folio
- *	became KSM, for ksm_content_check(); set before the node is indexed
- *
- * The folio's ->mapping points here, tagged with PAGE_MAPPING_KSM.
- */
-struct ksm_stable {
-	struct hlist_node node;
-	u64 hash;
-	unsigned long kpfn;
-	struct hlist_head members;
-	unsigned int nr_members;
-	int nid;
-#ifdef CONFIG_DEBUG_VM
-	u64 sealed;
-#endif
-};
-
-/**
- * struct ksm_member - one mapping of a KSM folio
- * @link: entry in &ksm_stable.members
- * @stable: the KSM folio's node
- * @anon_vma: anon_vma of the VMA that mapped it, referenced, so that the
- *	reverse map can find the mapping (and forks of it)
- * @slot: the mm that mapped it
- * @addr: the virtual address of the mapping
- */
-struct ksm_member {
-	struct hlist_node link;
-	struct ksm_stable *stable;
-	struct anon_vma *anon_vma;
-	struct ksm_slot *slot;
-	unsigned long addr;
-};
-
 /*
  * Tracking entries that are values: the content hash, a flag telling it
  * is valid, and for smart scan the number of times the page was examined
@@ -185,44 +164,6 @@ static inline u64 ksm_v_make(u64 hash, bool hashed, u64 age, unsigned int due)
 	       (u64)(due & KSM_V_DUE_MASK) << KSM_V_DUE_SHIFT;
 }
 
-/**
- * struct ksm_uentry - one slot of the unstable index
- * @hash: content hash of the candidate page
- * @loc: where the page is mapped (see ksm_loc()); 0 marks a free slot
- */
-struct ksm_uentry {
-	u64 hash;
-	u64 loc;
-};
-
-/**
- * struct ksm_utable - the unstable index: content hash to page location
- * @entries: open-addressed array of @capacity slots, linear probing
- * @capacity: number of slots; any value, not only powers of two
- * @used: number of occupied slots
- *
- * Several entries may carry the same hash: identical pages that were not
- * merged yet, or a collision.  The table belongs to ksmd; callers
- * serialise all access (ksmd is its only user).
- */
-struct ksm_utable {
-	struct ksm_uentry *entries;
-	unsigned long capacity;
-	unsigned long used;
-};
-
-/* Start value of the cursor passed to ksm_utable_next(). */
-#define KSM_UTABLE_START	(~0UL)
-
-int ksm_utable_reset(struct ksm_utable *t, unsigned long expect);
-bool ksm_utable_full(const struct ksm_utable *t);
-bool ksm_utable_insert(struct ksm_utable *t, u64 hash, u64 loc);
-void ksm_utable_grow(struct ksm_utable *t);
-u64 ksm_utable_next(const struct ksm_utable *t, u64 hash, unsigned long *pos);
-bool ksm_utable_remove(struct ksm_utable *t, u64 hash, u64 loc);
-bool ksm_utable_remove_at(struct ksm_utable *t, u64 hash, u64 loc, unsigned long pos);
-void ksm_utable_destroy(struct ksm_utable *t);
-
 /*
  * Location of a page: the id of its mm's slot (never 0) and its virtual
  * page number.  44 bits of page number cover a 56-bit address space.
@@ -244,52 +185,6 @@ static inline unsigned long ksm_loc_vpn(u64 loc)
 {
 	return loc & KSM_LOC_VPN_MASK;
 }
-
-/* Smart scan: see policy.c. */
-#define KSM_AGE_MAX		15
-unsigned int ksm_skip_passes(unsigned int age);
-unsigned int ksm_due_pass(unsigned long pass, unsigned int skip);
-bool ksm_skip_now(unsigned int due, unsigned long pass);
-
-/**
- * struct ksm_advisor_sample - what the scan-time advisor learns per pass
- * @pages_to_scan: batch size used during the pass that just ended
- * @scan_time_ms: wall time of that pass
- * @cpu_percent: ksmd's CPU use during that pass, in percent of one CPU
- */
-struct ksm_advisor_sample {
-	unsigned long pages_to_scan;
-	unsigned long scan_time_ms;
-	unsigned long cpu_percent;
-};
-
-/**
- * struct ksm_advisor_limits - the advisor_* sysfs knobs
- * @target_scan_time_s: wanted duration of one full pass, in seconds
- * @max_cpu: ksmd CPU use not to exceed, in percent of one CPU
- * @min_pages: smallest batch the advisor may choose
- * @max_pages: largest batch the advisor may choose
- */
-struct ksm_advisor_limits {
-	unsigned long target_scan_time_s;
-	unsigned long max_cpu;
-	unsigned long min_pages;
-	unsigned long max_pages;
-};
-
-/**
- * struct ksm_advisor - state the advisor carries between passes
- * @ratio: smoothed scan_time/target ratio, fixed point (KSM_ADVISOR_ONE)
- */
-struct ksm_advisor {
-	unsigned long ratio;
-};
-
-#define KSM_ADVISOR_ONE		1024UL
-
-unsigned long ksm_advisor_next(struct ksm_advisor *adv,
-			       const struct ksm_advisor_sample *s,
-			       const struct ksm_advisor_limits *lim);
 
 /**
  * struct ksm_knobs - the tunables of /sys/kernel/mm/ksm
@@ -375,100 +270,29 @@ static inline void ksm_entry_unfile(const void *old)
 		ksm_stats.pages_unshared--;
 }
 
-/* core.c */
+/* Bytes of engine metadata per tracking entry, for the profit figures. */
+#define KSM_ENTRY_BYTES		(2 * sizeof(u64) * 5 / 4 + sizeof(void *) * 9 / 8)
+
 void ksm_mutex_lock(void);
 bool ksm_mutex_wanted(void);
+int ksm_slot_add(struct mm_struct *mm, bool *first);
+struct ksm_slot *ksm_slot_find(struct mm_struct *mm);
+struct ksm_slot *ksm_slot_next(struct ksm_slot *slot);
+bool ksm_slots_empty(void);
 struct mm_struct *ksm_slot_get_mm(unsigned int id, struct ksm_slot **slotp);
+bool ksm_slot_retire(struct ksm_slot *slot);
+void ksm_slot_unlink(struct ksm_slot *slot);
+void ksm_slot_free(struct ksm_slot *slot);
+void ksm_slot_release(struct ksm_slot *slot);
 struct ksm_slot *ksm_cursor_slot(unsigned long **pos);
 struct ksm_slot *ksm_cursor_restart(unsigned long **pos);
 struct ksm_slot *ksm_cursor_advance(void);
-bool ksm_slot_retire(struct ksm_slot *slot);
-void ksm_slot_release(struct ksm_slot *slot);
-bool ksm_slot_reap(struct ksm_slot *slot);
-bool ksm_reap_at_cursor(struct ksm_slot *slot);
-typedef int (*ksm_mm_fn_t)(struct mm_struct *mm);
-int ksm_walk_mms(ksm_mm_fn_t fn);
-bool ksm_forget_all(void);
+void ksm_cursor_reset(void);
+int ksm_walk_mms(int (*fn)(struct mm_struct *mm, void *arg), void *arg);
+void ksm_exit_pending(void);
+bool ksm_exits_pending(void);
+bool ksm_exits_take(void);
 long ksm_general_profit(void);
-void ksm_advisor_reset(void);
-void ksm_advisor_pass_start(void);
-void ksm_advisor_pass_end(void);
+int ksm_state_init(void);
 
-/* scan.c */
-void ksm_scan_batch(unsigned int budget);
-bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn);
-bool ksm_slot_clear(struct ksm_slot *slot);
-void ksm_slot_clear_values(struct ksm_slot *slot);
-void ksm_scan_forget(void);
-void ksm_scan_init(void);
-
-/* content.c */
-u64 ksm_hash_page(struct page *page);
-bool ksm_pages_identical(struct page *page, struct page *other);
-extern u64 ksm_zero_hash;
-void ksm_content_init(void);
-#ifdef CONFIG_DEBUG_VM
-void ksm_content_seal(struct ksm_stable *stable, struct page *kpage);
-void ksm_content_check(struct ksm_stable *stable, struct page *kpage,
-		       struct mm_struct *mm, unsigned long addr);
-#else
-static inline void ksm_content_seal(struct ksm_stable *stable, struct page *kpage)
-{
-}
-
-static inline void ksm_content_check(struct ksm_stable *stable, struct page *kpage,
-				     struct mm_struct *mm, unsigned long addr)
-{
-}
-#endif
-
-/* stable.c */
-struct ksm_stable *ksm_stable_alloc(u64 hash);
-void ksm_stable_free(struct ksm_stable *stable);
-struct ksm_stable *ksm_folio_stable(const struct folio *folio);
-void ksm_folio_set_stable(struct folio *folio, struct ksm_stable *stable);
-struct folio *ksm_stable_folio(struct ksm_stable *stable, bool lock);
-void ksm_stable_insert(struct ksm_stable *stable, int nid);
-struct ksm_stable *ksm_stable_first(u64 hash, int nid);
-struct ksm_stable *ksm_stable_next(struct ksm_stable *stable);
-void ksm_stable_erase(struct ksm_stable *stable);
-struct ksm_member *ksm_member_prepare(struct ksm_slot *slot, unsigned long addr);
-void ksm_member_cancel(struct ksm_slot *slot, unsigned long addr, struct ksm_member *m);
-void ksm_member_add(struct ksm_member *m, struct ksm_stable *stable, struct ksm_slot *slot,
-		    struct vm_area_struct *vma, unsigned long addr);
-void ksm_member_del(struct ksm_member *m);
-void ksm_member_replace(struct ksm_member *m);
-void ksm_stable_forget(struct ksm_stable *stable);
-void ksm_stable_walk(void (*fn)(struct ksm_stable *stable, void *arg), void *arg);
-bool ksm_stable_forget_all(void);
-bool ksm_stable_empty(void);
-void ksm_stable_prune(void);
-void ksm_stable_fit(void);
-void ksm_stable_grow(void);
-int ksm_stable_init(void);
-
-/* merge.c */
-int ksm_merge_two(struct vm_area_struct *vma, struct page *page,
-		  struct vm_area_struct *pvma, struct page *ppage,
-		  struct ksm_stable *stable);
-int ksm_merge_page(struct vm_area_struct *vma, struct page *page,
-		   struct page *kpage);
-int ksm_merge_zero(struct vm_area_struct *vma, struct page *page);
-int ksm_split_for_merge(struct page *page);
-
-/* unmerge.c */
-int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-		      unsigned long end);
-int ksm_unmerge_everything(void);
-
-/* sysfs.c */
-#ifdef CONFIG_SYSFS
-int ksm_sysfs_init(void);
-#else
-static inline int ksm_sysfs_init(void)
-{
-	return 0;
-}
-#endif
-
-#endif /* MM_KSM_INTERNAL_H */
+#endif /* MM_KSM_STATE_H */
