@@ -156,7 +156,9 @@ check_steps() {
 				compile_early "$log"
 			fi
 		fi
-		grep -E '(warning|error):' "$log" | grep -v '^make' > "$log.warn" || true
+		# Warnings of the files the series touches; the base tree has its own.
+		grep -E '(warning|error):' "$log" |
+			grep -E '(mm/ksm/|include/linux/ksm\.h|mm/Kconfig|mm/Makefile|^error)' > "$log.warn" || true
 		[ -s "$log.warn" ] && kind="$kind, $(grep -c . "$log.warn") warnings"
 		t1=$(date +%s)
 		printf '%2d %4ss %s: %s\n' $n $((t1 - t0)) "$kind" "$subject" | tee -a "$res"

@@ -25,11 +25,14 @@
 int __ksm_enter(struct mm_struct *mm)
 {
 	bool first;
-	int err = ksm_slot_add(mm, &first);
+	int err;
 
-	if (err)
-		return err;
 	set_bit(MMF_VM_MERGEABLE, &mm->flags);
+	err = ksm_slot_add(mm, &first);
+	if (err) {
+		clear_bit(MMF_VM_MERGEABLE, &mm->flags);
+		return err;
+	}
 	trace_ksm_enter(mm);
 	if (first)
 		wake_up_interruptible(&ksm_wait);
@@ -95,12 +98,11 @@ long ksm_fork_zero_pages(struct mm_struct *oldmm)
 static bool ksm_exit_now(struct mm_struct *mm)
 {
 	struct ksm_slot *slot = ksm_slot_find(mm);
-	unsigned long *pos;
 
 	/* Without a slot, ksmd retired it: nothing is left to free. */
 	if (!slot)
 		return true;
-	if (slot == ksm_cursor_slot(&pos))
+	if (ksm_slot_is_cursor(slot))
 		return false;
 	return ksm_slot_reap(slot);
 }
@@ -139,7 +141,7 @@ void __ksm_exit(struct mm_struct *mm)
 		mutex_unlock(&ksm_mutex);
 	}
 	if (!done)
-		ksm_exit_pending();
+		ksm_exit_defer();
 	trace_ksm_exit(mm);
 }
 

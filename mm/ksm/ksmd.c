@@ -29,7 +29,6 @@ static struct task_struct *ksmd;
 static bool ksm_reap_exited(bool again)
 {
 	struct ksm_slot *slot, *next;
-	unsigned long *pos;
 	bool left = false;
 
 	lockdep_assert_held(&ksm_mutex);
@@ -39,7 +38,7 @@ static bool ksm_reap_exited(bool again)
 		next = ksm_slot_next(slot);
 		if (atomic_read(&slot->mm->mm_users))
 			continue;
-		if (slot == ksm_cursor_slot(&pos) ? !ksm_reap_at_cursor(slot) :
+		if (ksm_slot_is_cursor(slot) ? !ksm_reap_at_cursor(slot) :
 		    !ksm_slot_reap(slot))
 			left = true;
 		cond_resched();
@@ -76,12 +75,12 @@ static int ksm_thread(void *unused)
 						     msecs_to_jiffies(ms));
 		} else if (reap_again) {
 			wait_event_freezable_timeout(ksm_wait, ksm_should_scan() ||
-						     ksm_exits_pending() ||
+						     ksm_exits_waiting() ||
 						     kthread_should_stop(),
 						     msecs_to_jiffies(KSM_REAP_RETRY_MS));
 		} else {
 			wait_event_freezable(ksm_wait, ksm_should_scan() ||
-					     ksm_exits_pending() ||
+					     ksm_exits_waiting() ||
 					     kthread_should_stop());
 		}
 	}

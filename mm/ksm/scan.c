@@ -156,7 +156,7 @@ static void ksm_set_value(struct ksm_slot *slot, unsigned long vpn, u64 v)
  * Return: true if the entry is gone, false if the folio was busy and the
  * entry must be dropped later.
  */
-bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn)
+static bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn)
 {
 	void *entry = xa_load(&slot->items, vpn);
 	struct ksm_stable *stable;
@@ -1334,7 +1334,7 @@ void ksm_scan_batch(unsigned int budget)
  * Context: ksm_mutex held; may sleep.
  * Return: true if the slot has no entries left.
  */
-bool ksm_slot_clear(struct ksm_slot *slot)
+static bool ksm_slot_clear(struct ksm_slot *slot)
 {
 	unsigned long vpn;
 	void *entry;
@@ -1357,7 +1357,7 @@ bool ksm_slot_clear(struct ksm_slot *slot)
  *
  * Context: ksm_mutex held; may sleep.
  */
-void ksm_slot_clear_values(struct ksm_slot *slot)
+static void ksm_slot_clear_values(struct ksm_slot *slot)
 {
 	unsigned long vpn;
 	void *entry;
@@ -1414,7 +1414,7 @@ bool ksm_forget_all(void)
 }
 
 /**
- * ksm_scan_forget() - empty the unstable index and restart the pass
+ * ksm_scan_forget() - empty the unstable index
  *
  * Context: ksm_mutex held.
  */

@@ -11,9 +11,6 @@
 struct ksm_slot;
 
 void ksm_scan_batch(unsigned int budget);
-bool ksm_drop_entry(struct ksm_slot *slot, unsigned long vpn);
-bool ksm_slot_clear(struct ksm_slot *slot);
-void ksm_slot_clear_values(struct ksm_slot *slot);
 bool ksm_slot_reap(struct ksm_slot *slot);
 bool ksm_reap_at_cursor(struct ksm_slot *slot);
 bool ksm_forget_all(void);

@@ -129,10 +129,11 @@ void ksm_stable_fit(void)
 /**
  * ksm_stable_grow() - grow the index ahead of need
  *
- * Called where a resize holds up no process (before an mm's turn): the
- * index doubles once it holds three nodes for every four buckets, so
- * that ksm_stable_insert(), under an mm's mmap_lock, grows it only when
- * one batch added more nodes than that margin.
+ * Called where a resize holds up no process, whenever ksmd starts or
+ * resumes work on an mm: the index doubles once it holds three nodes for
+ * every four buckets, so that ksm_stable_insert(), under an mm's
+ * mmap_lock, grows it only when one batch added more nodes than that
+ * margin.
  *
  * Context: ksm_mutex held; may sleep.
  */

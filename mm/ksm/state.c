@@ -83,8 +83,9 @@ static DEFINE_XARRAY_ALLOC1(ksm_slot_ids);
 
 /*
  * ksmd's position: the slot being scanned (NULL between passes) and the
- * next address in it.  The slot changes under ksm_slots_lock so that
- * __ksm_exit() can see it; the address belongs to ksmd.
+ * next address in it.  The slot changes under ksm_mutex and
+ * ksm_slots_lock, so that __ksm_enter() can see it under the spinlock
+ * alone; the address belongs to ksmd.
  */
 static struct ksm_slot *ksm_cursor;
 static unsigned long ksm_cursor_addr;
@@ -95,7 +96,7 @@ static struct kmem_cache *ksm_slot_cache;
  * Exits that found ksm_mutex taken and left their slot in the ring for
  * ksmd to reap; ksmd wakes up for them even while it is not merging.
  */
-static atomic_t ksm_exits_waiting = ATOMIC_INIT(0);
+static atomic_t ksm_deferred_exits = ATOMIC_INIT(0);
 
 static struct ksm_slot *ksm_slot_lookup(struct mm_struct *mm)
 {
@@ -206,8 +207,22 @@ struct mm_struct *ksm_slot_get_mm(unsigned int id, struct ksm_slot **slotp)
  */
 struct ksm_slot *ksm_cursor_slot(unsigned long **pos)
 {
+	lockdep_assert_held(&ksm_mutex);
 	*pos = &ksm_cursor_addr;
 	return ksm_cursor;
+}
+
+/**
+ * ksm_slot_is_cursor() - tell whether ksmd is scanning a slot
+ * @slot: the slot
+ *
+ * Context: ksm_mutex held.
+ * Return: true if @slot is at the cursor.
+ */
+bool ksm_slot_is_cursor(const struct ksm_slot *slot)
+{
+	lockdep_assert_held(&ksm_mutex);
+	return slot == ksm_cursor;
 }
 
 /**
@@ -218,6 +233,7 @@ struct ksm_slot *ksm_cursor_slot(unsigned long **pos)
  */
 struct ksm_slot *ksm_cursor_restart(unsigned long **pos)
 {
+	lockdep_assert_held(&ksm_mutex);
 	spin_lock(&ksm_slots_lock);
 	ksm_cursor = list_first_entry_or_null(&ksm_ring, struct ksm_slot, link);
 	spin_unlock(&ksm_slots_lock);
@@ -243,6 +259,7 @@ static void __ksm_cursor_advance(void)
  */
 struct ksm_slot *ksm_cursor_advance(void)
 {
+	lockdep_assert_held(&ksm_mutex);
 	spin_lock(&ksm_slots_lock);
 	__ksm_cursor_advance();
 	spin_unlock(&ksm_slots_lock);
@@ -300,6 +317,7 @@ void ksm_slot_release(struct ksm_slot *slot)
 void ksm_slot_unlink(struct ksm_slot *slot)
 {
 	lockdep_assert_held(&ksm_mutex);
+	VM_WARN_ON_ONCE(slot == ksm_cursor);
 	spin_lock(&ksm_slots_lock);
 	__ksm_slot_unlink(slot);
 	spin_unlock(&ksm_slots_lock);
@@ -311,6 +329,7 @@ void ksm_slot_unlink(struct ksm_slot *slot)
  */
 void ksm_slot_free(struct ksm_slot *slot)
 {
+	VM_WARN_ON_ONCE(!xa_empty(&slot->items));
 	clear_bit(MMF_VM_MERGE_ANY, &slot->mm->flags);
 	clear_bit(MMF_VM_MERGEABLE, &slot->mm->flags);
 	ksm_slot_release(slot);
@@ -339,9 +358,9 @@ static struct ksm_slot *ksm_slot_new(struct mm_struct *mm)
 }
 
 /*
- * Make @slot visible to ksmd: just behind the cursor, so that it is
- * reached at the end of the current pass and a fork followed by exec
- * costs nothing; at the end of the ring while run=2 unmerges, so that
+ * Make @slot visible to ksmd: just behind the cursor, so that every
+ * other mm gets its turn first and a fork followed by exec costs
+ * nothing; at the end of the ring while run=2 unmerges, so that
  * the unmerging walk cannot miss it.  Returns true if the ring was empty.
  */
 static bool ksm_ring_insert(struct ksm_slot *slot)
@@ -370,8 +389,10 @@ static bool ksm_ring_insert(struct ksm_slot *slot)
  */
 int ksm_slot_add(struct mm_struct *mm, bool *first)
 {
-	struct ksm_slot *slot = ksm_slot_new(mm);
+	struct ksm_slot *slot;
 
+	mmap_assert_write_locked(mm);
+	slot = ksm_slot_new(mm);
 	if (IS_ERR(slot))
 		return PTR_ERR(slot);
 	*first = ksm_ring_insert(slot);
@@ -416,24 +437,24 @@ int ksm_walk_mms(int (*fn)(struct mm_struct *mm, void *arg), void *arg)
 }
 
 /**
- * ksm_exit_pending() - leave an exited mm's slot for ksmd to reap
+ * ksm_exit_defer() - leave an exited mm's slot for ksmd to reap
  *
  * Wakes ksmd, which reaps even while it does not merge.
  */
-void ksm_exit_pending(void)
+void ksm_exit_defer(void)
 {
-	atomic_inc(&ksm_exits_waiting);
+	atomic_inc(&ksm_deferred_exits);
 	wake_up_interruptible(&ksm_wait);
 }
 
 /**
- * ksm_exits_pending() - tell whether an exit waits to be reaped
+ * ksm_exits_waiting() - tell whether an exit waits to be reaped
  *
- * Return: true if ksm_exit_pending() was called since ksm_exits_take().
+ * Return: true if ksm_exit_defer() was called since ksm_exits_take().
  */
-bool ksm_exits_pending(void)
+bool ksm_exits_waiting(void)
 {
-	return atomic_read(&ksm_exits_waiting);
+	return atomic_read(&ksm_deferred_exits);
 }
 
 /**
@@ -443,7 +464,7 @@ bool ksm_exits_pending(void)
  */
 bool ksm_exits_take(void)
 {
-	return atomic_xchg(&ksm_exits_waiting, 0);
+	return atomic_xchg(&ksm_deferred_exits, 0);
 }
 
 /**

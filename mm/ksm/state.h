@@ -23,9 +23,9 @@
  * ksmd visits the anonymous pages of every VM_MERGEABLE VMA in passes.
  * For each page it keeps one *tracking entry*, held in a per-mm xarray
  * indexed by virtual page number.  An entry is either a tagged value
- * (the page's 48-bit content hash, its age and smart-scan budget) or,
- * once the page is mapped to a KSM folio, a pointer to the
- * &struct ksm_member that lets the reverse map find that mapping.
+ * (the page's 48-bit content hash, its age and the pass at which it is
+ * due again) or, once the page is mapped to a KSM folio, a pointer to
+ * the &struct ksm_member that lets the reverse map find that mapping.
  *
  * Duplicates are found through two indexes keyed by content hash, so a
  * lookup reads no page but the one being scanned until two hashes match:
@@ -33,8 +33,10 @@
  * - the *stable index* holds KSM folios, write-protected and therefore
  *   unchanging; a hit is confirmed byte for byte and the page is mapped
  *   to the KSM folio;
- * - the *unstable index* (&struct ksm_utable) holds pages whose hash did
- *   not change since the previous pass.  It is rebuilt every pass, so
+ * - the *unstable index* (&struct ksm_utable) holds candidates: pages
+ *   whose hash did not change since their previous examination, pages
+ *   seen for the first time, and pages smart scan passes over, under
+ *   their last hash.  It is rebuilt every pass, so
  *   entries that went stale in between cost nothing to forget.  A hit is
  *   confirmed byte for byte under write protection, and the two pages
  *   become a new KSM folio that enters the stable index.
@@ -47,8 +49,11 @@
 /**
  * DOC: Layers
  *
- * Each file of the engine sees only the headers of the layers below its
- * own, so a call upwards does not compile::
+ * A file of the engine includes the headers of lower layers only (and
+ * its own, but no other of its layer), so a call upwards or sideways
+ * does not compile.  The hooks of include/linux/ksm.h are the one
+ * exception the compiler cannot see: only layer 5 defines them, and no
+ * lower layer calls them::
  *
  *   6  ksmd.c                    the ksmd thread and start-up
  *   5  hooks.c rmap.c sysfs.c    what mm, user space and debugfs call
@@ -104,7 +109,9 @@
  * member list of a stable node is changed only with its KSM folio locked
  * as well, because rmap_walk_ksm() walks it with only the folio lock; a
  * node whose folio is gone has no walker left.  ksm_slots_lock protects
- * the ring of slots and the mm-to-slot hash.  Exit only ever tries
+ * the ring of slots, the mm-to-slot hash and the slot ids; ksmd's cursor
+ * is written with both locks held, so holding either keeps it still
+ * (__ksm_enter() reads it under ksm_slots_lock).  Exit only ever tries
  * ksm_mutex: an exiting task that finds it taken leaves its slot for ksmd
  * to reap instead of waiting.  Everyone else but ksmd takes it through
  * ksm_mutex_lock(), which makes ksmd end its batch at the next page
@@ -285,12 +292,13 @@ void ksm_slot_unlink(struct ksm_slot *slot);
 void ksm_slot_free(struct ksm_slot *slot);
 void ksm_slot_release(struct ksm_slot *slot);
 struct ksm_slot *ksm_cursor_slot(unsigned long **pos);
+bool ksm_slot_is_cursor(const struct ksm_slot *slot);
 struct ksm_slot *ksm_cursor_restart(unsigned long **pos);
 struct ksm_slot *ksm_cursor_advance(void);
 void ksm_cursor_reset(void);
 int ksm_walk_mms(int (*fn)(struct mm_struct *mm, void *arg), void *arg);
-void ksm_exit_pending(void);
-bool ksm_exits_pending(void);
+void ksm_exit_defer(void);
+bool ksm_exits_waiting(void);
 bool ksm_exits_take(void);
 long ksm_general_profit(void);
 int ksm_state_init(void);

@@ -10,7 +10,6 @@
  */
 #include <linux/ksm.h>
 #include <linux/mm.h>
-#include <linux/oom.h>
 #include <linux/pagewalk.h>
 #include <linux/sched/signal.h>
 #include <linux/swap.h>
@@ -151,7 +150,9 @@ static int ksm_unmerge_walk(struct vm_area_struct *vma, unsigned long start,
  * @start: start of the range
  * @end: end of the range
  *
- * A poisoned KSM page cannot be copied: its mapping stays, as in 6.12.
+ * A poisoned KSM page cannot be copied: its mapping stays and the range
+ * counts as unmerged (6.12 instead retries until memory failure has
+ * unmapped the page).
  *
  * Context: mmap_lock of @vma's mm held; may sleep.
  * Return: 0; -ENOMEM if a copy could not be allocated; -ERESTARTSYS if a
@@ -168,7 +169,7 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 /**
  * ksm_unmerge_mm() - unmerge every mergeable VMA of an mm (run=2)
  * @mm: the mm, with a user reference
- * @skipped: an unsigned long that counts the mappings left merged
+ * @skipped: points to an unsigned long that counts the mappings left merged
  *	(poisoned KSM pages)
  *
  * Context: ksm_mutex held; may sleep.

@@ -17,6 +17,9 @@
 
 #include "utable.h"
 
+/* KSM_ENTRY_BYTES, in state.h, counts a slot of the index as two u64s. */
+static_assert(sizeof(struct ksm_uentry) == 2 * sizeof(u64));
+
 #define KSM_UTABLE_MIN		64UL
 
 /* Slots for @n entries at a load of at most 4/5. */
@@ -136,10 +139,10 @@ bool ksm_utable_full(const struct ksm_utable *t)
  * ksm_utable_grow() - grow the index ahead of need
  * @t: the index
  *
- * Called where a resize holds up no process (before an mm's turn), once
- * the index is three quarters full, a little before its load limit, so
- * that an insertion, made under an mm's mmap_lock, seldom has to grow it
- * itself.
+ * Called where a resize holds up no process, whenever ksmd starts or
+ * resumes work on an mm, once the index is three quarters full, a little
+ * before its load limit, so that an insertion, made under an mm's
+ * mmap_lock, seldom has to grow it itself.
  *
  * Context: process context, may sleep.
  */
