@@ -48,7 +48,8 @@ write_series() {
 	say "committing $(python3 "$HARNESS/series.py" steps | wc -l) steps"
 	python3 "$HARNESS/series.py" commit "$repo" "$tag"
 	rm -rf "$out" && mkdir -p "$out"
-	git -C "$repo" format-patch -q --cover-letter --no-signature -o "$out" "$tag..series"
+	git -C "$repo" format-patch -q --cover-letter --no-signature --subject-prefix="RFC PATCH" \
+		-o "$out" "$tag..series"
 	python3 "$HARNESS/series.py" cover "$repo" "$tag" "$out"
 	say "$(ls "$out" | grep -vc '^0000-') patches and a cover letter in $out"
 }

@@ -108,7 +108,9 @@ static int __init ksm_engine_init(void)
 	if (err) {
 		pr_err("ksm: registering sysfs files failed\n");
 		kthread_stop(ksmd);
+		return err;
 	}
-	return err;
+	ksm_state_open();
+	return 0;
 }
 subsys_initcall(ksm_engine_init);

@@ -91,6 +91,8 @@ static struct ksm_slot *ksm_cursor;
 static unsigned long ksm_cursor_addr;
 
 static struct kmem_cache *ksm_slot_cache;
+/* Set once ksmd runs: no mm registers before, or if start-up failed. */
+static bool ksm_slots_open __read_mostly;
 
 /*
  * Exits that found ksm_mutex taken and left their slot in the ring for
@@ -385,13 +387,16 @@ static bool ksm_ring_insert(struct ksm_slot *slot)
  * @first: returns true if the ring was empty
  *
  * Context: mmap_lock of @mm held for writing.
- * Return: 0, or -ENOMEM when no memory or no slot id is left.
+ * Return: 0, or -ENOMEM when no memory or no slot id is left, or when
+ * the engine did not start (no ksmd would ever scan or reap the slot).
  */
 int ksm_slot_add(struct mm_struct *mm, bool *first)
 {
 	struct ksm_slot *slot;
 
 	mmap_assert_write_locked(mm);
+	if (!READ_ONCE(ksm_slots_open))
+		return -ENOMEM;
 	slot = ksm_slot_new(mm);
 	if (IS_ERR(slot))
 		return PTR_ERR(slot);
@@ -477,6 +482,14 @@ long ksm_general_profit(void)
 	return (long)(READ_ONCE(ksm_stats.pages_sharing) +
 		      atomic_long_read(&ksm_zero_pages)) * PAGE_SIZE -
 	       (long)(READ_ONCE(ksm_stats.items) * KSM_ENTRY_BYTES);
+}
+
+/**
+ * ksm_state_open() - let mms register, now that ksmd runs
+ */
+void __init ksm_state_open(void)
+{
+	WRITE_ONCE(ksm_slots_open, true);
 }
 
 /**

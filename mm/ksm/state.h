@@ -302,5 +302,6 @@ bool ksm_exits_waiting(void);
 bool ksm_exits_take(void);
 long ksm_general_profit(void);
 int ksm_state_init(void);
+void ksm_state_open(void);
 
 #endif /* MM_KSM_STATE_H */
