@@ -145,7 +145,12 @@ DEFINE_SHOW_ATTRIBUTE(ksm_rmap_check);
 
 static int __init ksm_debug_init(void)
 {
-	struct dentry *dir = debugfs_create_dir("ksm", NULL);
+	struct dentry *dir;
+
+	/* Without a started engine there is no index to walk. */
+	if (!ksm_state_is_open())
+		return 0;
+	dir = debugfs_create_dir("ksm", NULL);
 
 	debugfs_create_file("rmap_check", 0400, dir, NULL, &ksm_rmap_check_fops);
 	return 0;

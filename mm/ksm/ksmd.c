@@ -92,25 +92,28 @@ static int __init ksm_engine_init(void)
 	int err;
 
 	err = ksm_state_init();
+	if (!err)
+		err = ksm_stable_init();
 	if (err)
-		return err;
-	err = ksm_stable_init();
-	if (err)
-		return err;
+		goto fail;
 	ksm_content_init();
 	ksm_scan_init();
 	ksmd = kthread_run(ksm_thread, NULL, "ksmd");
 	if (IS_ERR(ksmd)) {
-		pr_err("ksm: creating kthread failed\n");
-		return PTR_ERR(ksmd);
+		err = PTR_ERR(ksmd);
+		goto fail;
 	}
 	err = ksm_sysfs_init();
 	if (err) {
-		pr_err("ksm: registering sysfs files failed\n");
 		kthread_stop(ksmd);
-		return err;
+		goto fail;
 	}
 	ksm_state_open();
 	return 0;
+
+fail:
+	/* The caches stay: nothing can use them, as no mm may register. */
+	pr_err("ksm: start-up failed (%d): KSM is off\n", err);
+	return err;
 }
 subsys_initcall(ksm_engine_init);

@@ -716,6 +716,9 @@ int __init ksm_stable_init(void)
 		kmem_cache_destroy(ksm_stable_cache);
 		kmem_cache_destroy(ksm_member_cache);
 		kvfree(ksm_stable_table);
+		ksm_stable_cache = NULL;
+		ksm_member_cache = NULL;
+		ksm_stable_table = NULL;
 		return -ENOMEM;
 	}
 #ifdef CONFIG_MEMORY_HOTREMOVE

@@ -92,7 +92,7 @@ static unsigned long ksm_cursor_addr;
 
 static struct kmem_cache *ksm_slot_cache;
 /* Set once ksmd runs: no mm registers before, or if start-up failed. */
-static bool ksm_slots_open __read_mostly;
+static bool ksm_slots_open __ro_after_init;
 
 /*
  * Exits that found ksm_mutex taken and left their slot in the ring for
@@ -273,8 +273,8 @@ struct ksm_slot *ksm_cursor_advance(void)
  * @slot: the slot at the cursor, without tracking entries
  *
  * The cursor moves on first.  The mm leaves KSM as if it never joined,
- * as 6.12 does when a scan finds no VM_MERGEABLE VMA: MMF_VM_MERGEABLE,
- * which /proc/<pid>/ksm_stat reports, means "registered with ksmd".
+ * as 6.12 does when a scan finds no VM_MERGEABLE VMA: MMF_VM_MERGEABLE
+ * means "registered with ksmd".
  * Merge-any stays set, so its next VMA registers it again; holding its
  * mmap_lock keeps MADV_MERGEABLE from racing with the change.  The
  * caller frees the slot with ksm_slot_release() after unlocking.
@@ -395,7 +395,7 @@ int ksm_slot_add(struct mm_struct *mm, bool *first)
 	struct ksm_slot *slot;
 
 	mmap_assert_write_locked(mm);
-	if (!READ_ONCE(ksm_slots_open))
+	if (!ksm_slots_open)
 		return -ENOMEM;
 	slot = ksm_slot_new(mm);
 	if (IS_ERR(slot))
@@ -489,7 +489,17 @@ long ksm_general_profit(void)
  */
 void __init ksm_state_open(void)
 {
-	WRITE_ONCE(ksm_slots_open, true);
+	ksm_slots_open = true;
+}
+
+/**
+ * ksm_state_is_open() - tell whether the engine started
+ *
+ * Return: true once ksmd runs and mms may register.
+ */
+bool ksm_state_is_open(void)
+{
+	return ksm_slots_open;
 }
 
 /**

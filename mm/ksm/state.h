@@ -303,5 +303,6 @@ bool ksm_exits_take(void);
 long ksm_general_profit(void);
 int ksm_state_init(void);
 void ksm_state_open(void);
+bool ksm_state_is_open(void);
 
 #endif /* MM_KSM_STATE_H */

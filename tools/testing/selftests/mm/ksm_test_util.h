@@ -276,6 +276,17 @@ static inline bool wait_for_pfn(void *addr, uint64_t pfn, int scans)
 	return true;
 }
 
+/* Like wait_for_pfn(), until @a and @b map the same page. */
+static inline bool wait_for_same_pfn(void *a, void *b, int scans)
+{
+	time_t until = time(NULL) + 5;
+
+	while (!pfn_of(a) || pfn_of(a) != pfn_of(b))
+		if ((scans-- <= 0 && time(NULL) > until) || !ksm_wait_scans(1))
+			return false;
+	return true;
+}
+
 #define CGROUP		"/sys/fs/cgroup/"
 #define TEST_CGROUP	CGROUP "ksm_test/"
 
