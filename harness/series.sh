@@ -74,7 +74,7 @@ verify() {
 	"$HARNESS/tree.sh"
 	git -C "$repo" checkout -q -f -B verify "$tag"
 	log=$logs/am.log
-	if git -C "$repo" am -q $patches > "$log" 2>&1; then
+	if git -C "$repo" -c user.name=series -c user.email=series@localhost am -q $patches > "$log" 2>&1; then
 		: > "$log"
 	else
 		git -C "$repo" am --abort 2>/dev/null || true
