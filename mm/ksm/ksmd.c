@@ -12,7 +12,9 @@
 
 #include "state.h"
 #include "content.h"
+#include "frames.h"
 #include "stable.h"
+#include "tenant.h"
 #include "scan.h"
 #include "sysfs.h"
 
@@ -97,6 +99,8 @@ static int __init ksm_engine_init(void)
 	if (err)
 		goto fail;
 	ksm_content_init();
+	ksm_frames_init();
+	ksm_tenant_init();
 	ksm_scan_init();
 	ksmd = kthread_run(ksm_thread, NULL, "ksmd");
 	if (IS_ERR(ksmd)) {

@@ -11,6 +11,7 @@
 #include <linux/highmem.h>
 #include <linux/huge_mm.h>
 #include <linux/ksm.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
@@ -20,6 +21,7 @@
 #include "../internal.h"
 #include "state.h"
 #include "content.h"
+#include "frames.h"
 #include "stable.h"
 #include "merge.h"
 
@@ -273,6 +275,63 @@ int ksm_merge_page(struct vm_area_struct *vma, struct page *page,
 	if (!err && !is_zero_pfn(page_to_pfn(kpage)))
 		folio_mark_accessed(page_folio(kpage));
 	return err;
+}
+
+/**
+ * ksm_merge_fresh() - move a page to a new KSM folio of a fresh frame
+ * @vma: the VMA mapping @page
+ * @page: the page, a small folio, locked and referenced
+ * @stable: the node of the new KSM folio
+ *
+ * Hardened mode's way to make a KSM folio, with or without a twin: a
+ * frame from ksm_frame_take() is charged to @vma's memory cgroup, gets a
+ * copy of @page, and replaces @page's mapping if the copy still equals
+ * it with the mapping taken away (see ksm_switch_pte()).  @page is never
+ * write-protected in place: it is freed once the caller lets it go.
+ *
+ * Context: ksm_mutex and the mmap_lock of @vma's mm held; may sleep.
+ * Return: the new KSM folio, locked and holding one reference of the
+ * caller's; ERR_PTR(-ENOMEM) if no frame or charge could be had, or the
+ * error of ksm_merge_page().
+ */
+struct folio *ksm_merge_fresh(struct vm_area_struct *vma, struct page *page,
+			      struct ksm_stable *stable)
+{
+	unsigned long addr = page_address_in_vma(page, vma);
+	struct folio *kfolio;
+	int err;
+
+	if (addr == -EFAULT)
+		return ERR_PTR(-EFAULT);
+	kfolio = ksm_frame_take(page_to_nid(page));
+	if (!kfolio)
+		return ERR_PTR(-ENOMEM);
+	if (mem_cgroup_charge(kfolio, vma->vm_mm, GFP_KERNEL)) {
+		folio_put(kfolio);
+		return ERR_PTR(-ENOMEM);
+	}
+	/* A poisoned page is not copied: memory failure takes care of it. */
+	if (copy_mc_user_highpage(folio_page(kfolio, 0), page, addr, vma)) {
+		folio_put(kfolio);
+		return ERR_PTR(-EHWPOISON);
+	}
+	__folio_mark_uptodate(kfolio);
+	__folio_set_locked(kfolio);
+	__folio_set_swapbacked(kfolio);
+	/*
+	 * On the LRU before it is mapped, as a new anonymous folio is: the
+	 * mapping then mlocks it like any other page of a VM_LOCKED VMA.
+	 */
+	folio_add_lru(kfolio);
+	err = ksm_switch_pte(vma, addr, page_folio(page), folio_page(kfolio, 0), stable);
+	if (err) {
+		folio_unlock(kfolio);
+		folio_put(kfolio);
+		return ERR_PTR(err);
+	}
+	/* Dirty for as long as it lives unswapped: see ksm_merge_two(). */
+	folio_mark_dirty(kfolio);
+	return kfolio;
 }
 
 /**

@@ -24,6 +24,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/pagewalk.h>
 #include <linux/rmap.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
@@ -34,8 +35,10 @@
 #include "content.h"
 #include "utable.h"
 #include "policy.h"
+#include "tenant.h"
 #include "stable.h"
 #include "merge.h"
+#include "unmerge.h"
 #include "scan.h"
 
 /**
@@ -58,6 +61,7 @@ struct ksm_found {
  * struct ksm_batch - the pages of one PTE table, being examined
  * @slot: the mm's slot
  * @mm: the mm, referenced and read-locked while the batch lives
+ * @domain: the mm's merge domain (see ksm_slot_domain())
  * @vma: the VMA the pages belong to
  * @end: address after the last one the walk looked at
  * @budget: most pages to collect for examination
@@ -70,6 +74,7 @@ struct ksm_found {
 struct ksm_batch {
 	struct ksm_slot *slot;
 	struct mm_struct *mm;
+	u64 domain;
 	struct vm_area_struct *vma;
 	unsigned long end;
 	unsigned int budget;
@@ -103,12 +108,19 @@ static struct ksm_batch ksm_batch;
 static struct ksm_utable ksm_unstable;
 static unsigned long ksm_last_prune;
 
-/* Key of a page in the unstable index: per NUMA node unless merging across. */
-static u64 ksm_ukey(u64 hash, struct page *page)
+/*
+ * Key of a page in the unstable index: per NUMA node unless merging
+ * across, and per merge domain.  Both share the 16 bits above the hash,
+ * so keys of two nodes or domains may be equal: a candidate's node and
+ * domain are checked again when it is found.
+ */
+static u64 ksm_ukey(u64 hash, struct page *page, u64 domain)
 {
-	if (READ_ONCE(ksm_knobs.merge_across_nodes))
-		return hash;
-	return hash | (u64)page_to_nid(page) << 48;
+	u64 top = domain ? hash_64(domain, 16) : 0;
+
+	if (!READ_ONCE(ksm_knobs.merge_across_nodes))
+		top ^= page_to_nid(page);
+	return hash | (top & 0xffff) << 48;
 }
 
 /*
@@ -129,6 +141,7 @@ static void ksm_count_entry(struct ksm_slot *slot, long delta)
 {
 	ksm_stats.items += delta;
 	slot->mm->ksm_rmap_items += delta;
+	ksm_tenant_items(slot, delta);
 }
 
 /* Store a value entry in place of the value or nothing the index had. */
@@ -274,9 +287,15 @@ static bool ksm_settle_skipped(struct ksm_batch *b, struct page *page, unsigned 
 	v = xa_to_value(entry);
 	if (!(v & KSM_V_HASHED) || !ksm_skip_now(ksm_v_due(v), ksm_stats.full_scans))
 		return false;
-	if (ksm_stable_first(v & KSM_HASH_MASK, page_to_nid(page)))
+	/* Hardened mode never merges a page on a hash of an earlier visit. */
+	if (READ_ONCE(ksm_knobs.hardened)) {
+		ksm_stats.pages_skipped++;
+		ksm_batch_settled(b, addr);
+		return true;
+	}
+	if (ksm_stable_first(v & KSM_HASH_MASK, page_to_nid(page), b->domain))
 		return false;
-	key = ksm_ukey(v & KSM_HASH_MASK, page);
+	key = ksm_ukey(v & KSM_HASH_MASK, page, b->domain);
 	while ((loc = ksm_utable_next(&ksm_unstable, key, &pos))) {
 		if (loc != own)
 			return false;
@@ -367,6 +386,9 @@ static void ksm_keep_swapped(struct ksm_batch *b, unsigned long addr, pte_t pte)
 		return;
 	entry = xa_load(&b->slot->items, addr >> PAGE_SHIFT);
 	if (!entry || xa_is_value(entry) || !ksm_member_swapped(entry, pte))
+		return;
+	/* Another domain's: swap-in copies it once the member is gone. */
+	if (((struct ksm_member *)entry)->stable->domain != b->domain)
 		return;
 	ksm_batch_settled(b, addr);
 }
@@ -632,7 +654,7 @@ static bool ksm_try_zero(struct ksm_batch *b, unsigned int i, u64 hash)
 	struct ksm_found *f = &b->found[i];
 	int err;
 
-	if (!READ_ONCE(ksm_knobs.use_zero_pages) || hash != ksm_zero_hash)
+	if (!ksm_zero_pages_allowed() || hash != ksm_zero_hash)
 		return false;
 	if (ksm_lock_for_merge(b, i))
 		return false;
@@ -696,7 +718,7 @@ static enum ksm_stable_result ksm_try_stable(struct ksm_batch *b, unsigned int i
 	struct ksm_stable *s, *next;
 	struct ksm_member *m = NULL;
 
-	for (s = ksm_stable_first(hash, page_to_nid(f->page)); s; s = next) {
+	for (s = ksm_stable_first(hash, page_to_nid(f->page), b->domain); s; s = next) {
 		struct folio *kfolio;
 		struct page *kpage;
 		int err;
@@ -793,7 +815,7 @@ static int ksm_merge_pair(struct ksm_batch *b, unsigned int i, struct ksm_peer *
 			return -EBUSY;
 		host = p->page;
 	}
-	stable = ksm_stable_alloc(hash);
+	stable = ksm_stable_alloc(hash, b->domain);
 	if (!stable)
 		return -ENOMEM;
 	pm = ksm_member_prepare(p->slot, p->addr);
@@ -838,7 +860,8 @@ fail:
 
 /*
  * Try to merge batch entry @i with the candidate at @loc.  Returns 0 when
- * merged; -ENOENT if the candidate entry is stale; -EAGAIN if only this
+ * merged; -ENOENT if the candidate entry is stale; -EXDEV if the
+ * candidate belongs to another merge domain now; -EAGAIN if only this
  * candidate failed; any other error if our page cannot merge now.
  */
 static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 loc,
@@ -851,6 +874,11 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	err = ksm_peer_open(&p, b, loc);
 	if (err)
 		return err == -EBUSY ? -EAGAIN : err;
+	/* Its entry is right for its own domain: it stays. */
+	if (!p.own_mm && ksm_slot_domain(p.slot) != b->domain) {
+		ksm_peer_close(&p);
+		return -EXDEV;
+	}
 	if (p.page == page || !ksm_same_ukey_node(page, p.page) ||
 	    !ksm_pages_identical(page, p.page)) {
 		ksm_peer_close(&p);
@@ -898,7 +926,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh)
 {
 	struct ksm_found *f = &b->found[i];
-	u64 key = ksm_ukey(hash, f->page);
+	u64 key = ksm_ukey(hash, f->page, b->domain);
 	u64 own = ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT);
 	unsigned long pos = KSM_UTABLE_START;
 	unsigned int busy = 0;
@@ -919,6 +947,8 @@ static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash, bool
 		if (err == -ENOENT) {
 			ksm_utable_remove_at(&ksm_unstable, key, loc, pos);
 			pos = KSM_UTABLE_START;
+		} else if (err == -EXDEV) {
+			continue;
 		} else if (err == -EAGAIN) {
 			busy++;
 		} else {
@@ -933,6 +963,22 @@ static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash, bool
  * Examining one page
  */
 
+/*
+ * Batch entry @i maps a KSM folio of another merge domain: its process
+ * moved to another memory cgroup, or fork passed the mapping on to a
+ * process of a domain of its own.  The mapping gets a private copy (if
+ * the copy fails it stays until the next pass), and its entry goes: the
+ * page is examined afresh, in its new domain, next time.
+ */
+static void ksm_leave_domain(struct ksm_batch *b, unsigned int i)
+{
+	struct ksm_found *f = &b->found[i];
+
+	if (ksm_unmerge_range(b->vma, f->addr, f->addr + PAGE_SIZE))
+		return;
+	ksm_drop_entry(b->slot, f->addr >> PAGE_SHIFT);
+}
+
 /* A KSM folio mapped here: make sure the mapping is one of its members. */
 static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 {
@@ -944,6 +990,10 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 	if (!stable)
 		return;
 	ksm_stable_check(stable, f->page, b->mm, f->addr);
+	if (stable->domain != b->domain) {
+		ksm_leave_domain(b, i);
+		return;
+	}
 	old = entry && !xa_is_value(entry) ? entry : NULL;
 	/*
 	 * A member must lead the reverse map here: after munmap and an
@@ -995,15 +1045,79 @@ static bool ksm_match(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh,
 	}
 	if (ksm_try_unstable(b, i, hash, fresh))
 		return true;
-	*filed = ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page),
+	*filed = ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page, b->domain),
 				   ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT));
 	return false;
+}
+
+/*
+ * Hardened mode: batch entry @i, unchanged since its last examination,
+ * becomes a KSM folio whether or not another page holds its content: it
+ * joins a KSM folio of its twin if there is one, or moves alone to a new
+ * KSM folio of a fresh frame (see ksm_merge_fresh()).  Either way its
+ * next write takes the same copy-on-write fault, and no page of its own
+ * ever holds content that others share.  Returns true if it is KSM now.
+ */
+static bool ksm_keep_hardened(struct ksm_batch *b, unsigned int i, u64 hash)
+{
+	struct ksm_found *f = &b->found[i];
+	struct ksm_member *m = NULL;
+	struct ksm_stable *stable;
+	struct folio *kfolio;
+
+	switch (ksm_try_stable(b, i, hash, true)) {
+	case KSM_STABLE_MERGED:
+		return true;
+	case KSM_STABLE_LATER:
+		return false;
+	case KSM_STABLE_NONE:
+		break;
+	}
+	stable = ksm_stable_alloc(hash, b->domain);
+	if (!stable)
+		return false;
+	if (!ksm_member_ready(b, i, &m) || ksm_lock_for_merge(b, i))
+		goto fail;
+	kfolio = ksm_merge_fresh(b->vma, f->page, stable);
+	folio_unlock(page_folio(f->page));
+	trace_ksm_merge_one_page(IS_ERR(kfolio) ? 0 : folio_pfn(kfolio), NULL, b->mm,
+				 PTR_ERR_OR_ZERO(kfolio));
+	if (IS_ERR(kfolio))
+		goto fail;
+	ksm_stable_seal(stable, folio_page(kfolio, 0));
+	ksm_member_add(m, stable, b->slot, b->vma, f->addr);
+	ksm_stable_insert(stable, folio_nid(kfolio));
+	folio_unlock(kfolio);
+	folio_put(kfolio);
+	return true;
+fail:
+	if (m)
+		ksm_member_cancel(b->slot, f->addr, m);
+	ksm_stable_free(stable);
+	return false;
+}
+
+/*
+ * Merge batch entry @i with the zero page, a KSM folio or a candidate.
+ * @unchanged: it may become a candidate.  Returns true if merged;
+ * otherwise *@filed tells whether it is a candidate.
+ */
+static bool ksm_merge_found(struct ksm_batch *b, unsigned int i, u64 hash, bool unchanged,
+			    bool *filed)
+{
+	*filed = false;
+	if (ksm_try_zero(b, i, hash))
+		return true;
+	if (unchanged)
+		return ksm_match(b, i, hash, true, filed);
+	return ksm_try_stable(b, i, hash, true) == KSM_STABLE_MERGED;
 }
 
 static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 {
 	struct ksm_found *f = &b->found[i];
 	unsigned long vpn = f->addr >> PAGE_SHIFT;
+	bool hardened = READ_ONCE(ksm_knobs.hardened);
 	bool smart = READ_ONCE(ksm_knobs.smart_scan);
 	unsigned long pass = ksm_stats.full_scans;
 	u64 v = 0, hash, age;
@@ -1033,7 +1147,7 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 		 * byte, as always).
 		 */
 		ksm_stats.pages_skipped++;
-		if (v & KSM_V_HASHED)
+		if ((v & KSM_V_HASHED) && !hardened)
 			ksm_match(b, i, v & KSM_HASH_MASK, false, &filed);
 		return;
 	}
@@ -1047,16 +1161,17 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 	 * seen for the first time is a candidate at once, so a duplicate
 	 * merges in the pass that first sees it; a page whose merge a write
 	 * just broke is not, since it is likely to be written again (this
-	 * keeps the churn of memory that keeps changing down).
+	 * keeps the churn of memory that keeps changing down).  Hardened
+	 * mode treats only pages unchanged between two visits, and all of
+	 * them alike: what becomes of a page must not depend on whether
+	 * someone else holds its content.
 	 */
 	if (v & KSM_V_HASHED)
 		unchanged = (v & KSM_HASH_MASK) == hash;
 	else
-		unchanged = !broken;
-	if (ksm_try_zero(b, i, hash))
-		return;
-	if (unchanged ? ksm_match(b, i, hash, true, &filed) :
-			ksm_try_stable(b, i, hash, true) == KSM_STABLE_MERGED)
+		unchanged = !broken && !hardened;
+	if (hardened ? unchanged && ksm_keep_hardened(b, i, hash) :
+		       ksm_merge_found(b, i, hash, unchanged, &filed))
 		return;
 	/* Not merged: the entry keeps the hash (a merge made it a member). */
 	age = ksm_v_age(v);
@@ -1183,9 +1298,11 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 {
 	struct ksm_batch *b = &ksm_batch;
 	struct mm_struct *mm = slot->mm;
+	u64 started = local_clock();
 	struct vm_area_struct *vma;
 	bool cut = false;
 
+	ksm_tenant_visit(slot);
 	*end = KSM_SLOT_MORE;
 	while (ksm_budget_left(bg) && *end == KSM_SLOT_MORE) {
 		unsigned long start = *pos;
@@ -1207,6 +1324,7 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		}
 		b->slot = slot;
 		b->mm = mm;
+		b->domain = ksm_slot_domain(slot);
 		b->vma = vma;
 		b->nr = 0;
 		b->collected = 0;
@@ -1225,6 +1343,7 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		ksm_budget_use(bg, b->nr ? b->collected : 1, b->nr);
 		cond_resched();
 	}
+	ksm_tenant_scan_time(slot, local_clock() - started);
 }
 
 /*
@@ -1316,8 +1435,10 @@ void ksm_scan_batch(unsigned int budget)
 		}
 		ksm_scan_slot(slot, pos, &bg, &end);
 		mmput_async(slot->mm);
-		if (end == KSM_SLOT_RETIRED || end == KSM_SLOT_RETIRED_LAST)
+		if (end == KSM_SLOT_RETIRED || end == KSM_SLOT_RETIRED_LAST) {
+			ksm_tenant_leave(slot);
 			ksm_slot_release(slot);
+		}
 		if (end == KSM_SLOT_RETIRED_LAST ||
 		    (end == KSM_SLOT_DONE && !ksm_cursor_advance()))
 			ksm_pass_end();
@@ -1385,6 +1506,7 @@ bool ksm_slot_reap(struct ksm_slot *slot)
 	lockdep_assert_held(&ksm_mutex);
 	if (!ksm_slot_clear(slot))
 		return false;
+	ksm_tenant_leave(slot);
 	ksm_slot_unlink(slot);
 	ksm_slot_free(slot);
 	return true;

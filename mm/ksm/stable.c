@@ -20,14 +20,16 @@
 
 #include "state.h"
 #include "content.h"
+#include "tenant.h"
 #include "stable.h"
 
 static struct kmem_cache *ksm_stable_cache;
 static struct kmem_cache *ksm_member_cache;
 
 /*
- * The index is a hash table of chained buckets, keyed by content hash and
- * NUMA node (node 0 for every folio while merging across nodes), so that
+ * The index is a hash table of chained buckets, keyed by content hash,
+ * NUMA node (node 0 for every folio while merging across nodes) and merge
+ * domain (0 for every folio while merging globally), so that
  * a lookup reads one bucket and, for a page without a KSM twin, almost
  * always no node.  Nodes with the same key sit next to each other in
  * their bucket, oldest first.  The table doubles when it holds more nodes
@@ -42,14 +44,14 @@ static unsigned long ksm_stable_count;	/* nodes in it */
 #define KSM_STABLE_MIN_BITS	10
 
 static struct hlist_head *ksm_stable_bucket(struct hlist_head *table, unsigned int bits,
-					    u64 hash, int nid)
+					    u64 hash, int nid, u64 domain)
 {
-	return &table[hash_64(hash ^ (u64)nid << 48, bits)];
+	return &table[hash_64(hash ^ (u64)nid << 48 ^ domain * GOLDEN_RATIO_64, bits)];
 }
 
-static bool ksm_stable_same(const struct ksm_stable *s, u64 hash, int nid)
+static bool ksm_stable_same(const struct ksm_stable *s, u64 hash, int nid, u64 domain)
 {
-	return s->hash == hash && s->nid == nid;
+	return s->hash == hash && s->nid == nid && s->domain == domain;
 }
 
 /*
@@ -62,7 +64,7 @@ static unsigned int ksm_stable_link(struct hlist_head *head, struct ksm_stable *
 	unsigned int same = 0;
 
 	hlist_for_each_entry(s, head, node) {
-		if (ksm_stable_same(s, stable->hash, stable->nid)) {
+		if (ksm_stable_same(s, stable->hash, stable->nid, stable->domain)) {
 			last = s;
 			same++;
 		}
@@ -96,7 +98,8 @@ static void ksm_stable_resize(unsigned int bits)
 
 		hlist_for_each_entry_safe(s, tmp, &ksm_stable_table[i], node) {
 			hlist_del(&s->node);
-			ksm_stable_link(ksm_stable_bucket(table, bits, s->hash, s->nid), s);
+			ksm_stable_link(ksm_stable_bucket(table, bits, s->hash, s->nid,
+							  s->domain), s);
 		}
 		/* Millions of nodes: the holder of ksm_mutex owns the table. */
 		if (!(i % KSM_RESIZE_BATCH))
@@ -147,10 +150,11 @@ void ksm_stable_grow(void)
 /**
  * ksm_stable_alloc() - allocate a stable node, not yet in the index
  * @hash: content hash of the folio it will describe
+ * @domain: merge domain of the mappings it will have
  *
  * Return: the node, or NULL.
  */
-struct ksm_stable *ksm_stable_alloc(u64 hash)
+struct ksm_stable *ksm_stable_alloc(u64 hash, u64 domain)
 {
 	struct ksm_stable *stable;
 
@@ -160,6 +164,7 @@ struct ksm_stable *ksm_stable_alloc(u64 hash)
 	INIT_HLIST_NODE(&stable->node);
 	INIT_HLIST_HEAD(&stable->members);
 	stable->hash = hash & KSM_HASH_MASK;
+	stable->domain = domain;
 	return stable;
 }
 
@@ -273,7 +278,8 @@ static unsigned int ksm_stable_same_key(struct ksm_stable *stable)
 	struct ksm_stable *s;
 	unsigned int n = 0;
 
-	for (s = ksm_stable_first(stable->hash, stable->nid); s; s = ksm_stable_next(s))
+	for (s = ksm_stable_first(stable->hash, stable->nid, stable->domain); s;
+	     s = ksm_stable_next(s))
 		n++;
 	return n;
 }
@@ -284,7 +290,8 @@ static unsigned int ksm_stable_same_key(struct ksm_stable *stable)
  * @nid: NUMA node of its folio
  *
  * Nodes with equal hashes (on the same NUMA node, unless merging across
- * nodes) are kept next to each other, oldest first.
+ * nodes, and of the same merge domain) are kept next to each other,
+ * oldest first.
  *
  * Context: ksm_mutex held; may sleep.
  */
@@ -295,7 +302,8 @@ void ksm_stable_insert(struct ksm_stable *stable, int nid)
 	lockdep_assert_held(&ksm_mutex);
 	stable->nid = ksm_stable_key_nid(nid);
 	same = 1 + ksm_stable_link(ksm_stable_bucket(ksm_stable_table, ksm_stable_bits,
-						     stable->hash, stable->nid), stable);
+						     stable->hash, stable->nid, stable->domain),
+				   stable);
 	if (++ksm_stable_count > (1UL << ksm_stable_bits))
 		ksm_stable_resize(ksm_stable_bits + 1);
 
@@ -335,18 +343,20 @@ void ksm_stable_erase(struct ksm_stable *stable)
  * ksm_stable_first() - the oldest node with a hash
  * @hash: content hash
  * @nid: NUMA node of the page looking for a twin
+ * @domain: merge domain of the page looking for a twin
  *
  * Return: the node, or NULL.
  */
-struct ksm_stable *ksm_stable_first(u64 hash, int nid)
+struct ksm_stable *ksm_stable_first(u64 hash, int nid, u64 domain)
 {
+	struct hlist_head *head;
 	struct ksm_stable *s;
 
 	hash &= KSM_HASH_MASK;
 	nid = ksm_stable_key_nid(nid);
-	hlist_for_each_entry(s, ksm_stable_bucket(ksm_stable_table, ksm_stable_bits, hash, nid),
-			     node)
-		if (ksm_stable_same(s, hash, nid))
+	head = ksm_stable_bucket(ksm_stable_table, ksm_stable_bits, hash, nid, domain);
+	hlist_for_each_entry(s, head, node)
+		if (ksm_stable_same(s, hash, nid, domain))
 			return s;
 	return NULL;
 }
@@ -361,7 +371,7 @@ struct ksm_stable *ksm_stable_next(struct ksm_stable *stable)
 {
 	struct ksm_stable *s = hlist_entry_safe(stable->node.next, struct ksm_stable, node);
 
-	return s && ksm_stable_same(s, stable->hash, stable->nid) ? s : NULL;
+	return s && ksm_stable_same(s, stable->hash, stable->nid, stable->domain) ? s : NULL;
 }
 
 /*
@@ -462,6 +472,7 @@ void ksm_member_add(struct ksm_member *m, struct ksm_stable *stable, struct ksm_
 	if (!old) {
 		ksm_stats.items++;
 		slot->mm->ksm_rmap_items++;
+		ksm_tenant_items(slot, 1);
 	}
 	ksm_entry_unfile(old);
 	get_anon_vma(m->anon_vma);
@@ -472,6 +483,7 @@ void ksm_member_add(struct ksm_member *m, struct ksm_stable *stable, struct ksm_
 	else
 		ksm_stats.pages_shared++;
 	slot->mm->ksm_merging_pages++;
+	ksm_tenant_map(slot, &stable->owner, stable->nr_members == 1);
 }
 
 /**
@@ -509,6 +521,7 @@ void ksm_member_del(struct ksm_member *m)
 	else
 		ksm_stats.pages_shared--;
 	m->slot->mm->ksm_merging_pages--;
+	ksm_tenant_unmap(m->slot, &stable->owner, !stable->nr_members);
 	put_anon_vma(m->anon_vma);
 	kmem_cache_free(ksm_member_cache, m);
 }

@@ -21,6 +21,9 @@
  *	the folio lock to change, the folio lock to walk
  * @nr_members: length of @members
  * @nid: NUMA node of the index key (0 while merging across nodes)
+ * @domain: merge domain of the mappings (see ksm_slot_domain()), part of
+ *	the index key
+ * @owner: the tenant (memory cgroup) it counts as shared in; ksm_mutex
  * @sealed: with CONFIG_DEBUG_VM, the content hash taken once the folio
  *	became KSM, for ksm_stable_check(); set before the node is indexed
  *
@@ -33,6 +36,8 @@ struct ksm_stable {
 	struct hlist_head members;
 	unsigned int nr_members;
 	int nid;
+	u64 domain;
+	struct ksm_tenant *owner;
 #ifdef CONFIG_DEBUG_VM
 	u64 sealed;
 #endif
@@ -55,13 +60,13 @@ struct ksm_member {
 	unsigned long addr;
 };
 
-struct ksm_stable *ksm_stable_alloc(u64 hash);
+struct ksm_stable *ksm_stable_alloc(u64 hash, u64 domain);
 void ksm_stable_free(struct ksm_stable *stable);
 struct ksm_stable *ksm_folio_stable(const struct folio *folio);
 void ksm_folio_set_stable(struct folio *folio, struct ksm_stable *stable);
 struct folio *ksm_stable_folio(struct ksm_stable *stable, bool lock);
 void ksm_stable_insert(struct ksm_stable *stable, int nid);
-struct ksm_stable *ksm_stable_first(u64 hash, int nid);
+struct ksm_stable *ksm_stable_first(u64 hash, int nid, u64 domain);
 struct ksm_stable *ksm_stable_next(struct ksm_stable *stable);
 void ksm_stable_erase(struct ksm_stable *stable);
 struct ksm_member *ksm_member_prepare(struct ksm_slot *slot, unsigned long addr);

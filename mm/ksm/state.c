@@ -6,7 +6,9 @@
  * helpers here; nothing here calls into another file of the engine.
  */
 #include <linux/hashtable.h>
+#include <linux/cgroup.h>
 #include <linux/ksm.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -91,6 +93,8 @@ static struct ksm_slot *ksm_cursor;
 static unsigned long ksm_cursor_addr;
 
 static struct kmem_cache *ksm_slot_cache;
+/* Numbers slots for ksm_slot.seq; never wraps in practice (64 bits). */
+static atomic64_t ksm_slot_seq = ATOMIC64_INIT(0);
 /* Set once ksmd runs: no mm registers before, or if start-up failed. */
 static bool ksm_slots_open __ro_after_init;
 
@@ -354,6 +358,7 @@ static struct ksm_slot *ksm_slot_new(struct mm_struct *mm)
 		return ERR_PTR(-ENOMEM);
 	}
 	xa_init(&slot->items);
+	slot->seq = atomic64_inc_return(&ksm_slot_seq);
 	slot->mm = mm;
 	mmgrab(mm);
 	return slot;
@@ -482,6 +487,66 @@ long ksm_general_profit(void)
 	return (long)(READ_ONCE(ksm_stats.pages_sharing) +
 		      atomic_long_read(&ksm_zero_pages)) * PAGE_SIZE -
 	       (long)(READ_ONCE(ksm_stats.items) * KSM_ENTRY_BYTES);
+}
+
+/* The id of @mm's memory cgroup, or 0 without the memory controller. */
+static u64 ksm_memcg_domain(struct mm_struct *mm)
+{
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(mm);
+	u64 id;
+
+	if (!memcg)
+		return 0;
+	id = cgroup_id(memcg->css.cgroup);
+	mem_cgroup_put(memcg);
+	return id;
+#else
+	return 0;
+#endif
+}
+
+/**
+ * ksm_slot_domain() - the merge domain an mm belongs to now
+ * @slot: the mm's slot; the mm is alive (the caller holds a user reference)
+ *
+ * Two mappings may share a KSM folio only if their mms are in the same
+ * domain.  The value names the domain in the current merge_domain mode
+ * only: 0 for everyone, the id of the mm's memory cgroup (cgroup ids are
+ * never reused while the system runs), or the slot's sequence number.
+ * The mode changes only while no KSM folio exists, so values of two
+ * modes never meet in an index.
+ *
+ * Return: the domain.
+ */
+u64 ksm_slot_domain(const struct ksm_slot *slot)
+{
+	switch (READ_ONCE(ksm_knobs.domain)) {
+	case KSM_DOMAIN_MEMCG:
+		return ksm_memcg_domain(slot->mm);
+	case KSM_DOMAIN_PROCESS:
+		return slot->seq;
+	default:
+		return 0;
+	}
+}
+
+/**
+ * ksm_zero_pages_allowed() - tell whether use_zero_pages may map the zero page
+ *
+ * The shared zero page is mapped by every process: merging into it
+ * would share a frame across merge domains, and in hardened mode a
+ * write to a merged zero page would behave unlike one to any other
+ * merged page.  In those modes all-zero pages merge as any other
+ * content does.
+ *
+ * Return: true if use_zero_pages may take effect.
+ */
+bool ksm_zero_pages_allowed(void)
+{
+	return READ_ONCE(ksm_knobs.use_zero_pages) &&
+	       READ_ONCE(ksm_knobs.domain) == KSM_DOMAIN_GLOBAL &&
+	       !READ_ONCE(ksm_knobs.hardened);
 }
 
 /**

@@ -17,6 +17,8 @@
 #include <linux/wait.h>
 #include <linux/xarray.h>
 
+struct ksm_tenant;
+
 /**
  * DOC: Engine overview
  *
@@ -62,7 +64,9 @@
  *   3  merge.c unmerge.c         page-table operations
  *   2  stable.c                  the stable index and its members
  *   1  content.c utable.c        page content, the unstable index, the
- *      policy.c                  scan policy and the advisor
+ *      policy.c frames.c         scan policy and the advisor, fresh
+ *      tenant.c                  frames for hardened mode, savings per
+ *                                memory cgroup (memory.ksm_stat)
  *   0  state.c                   tunables, statistics, ksm_mutex, the
  *                                registered mms and ksmd's cursor
  *
@@ -125,6 +129,11 @@
  * @hash: entry in the mm-to-slot hash; protected by ksm_slots_lock
  * @items: tracking entries by virtual page number; ksm_mutex
  * @id: number of the slot in unstable-index locations, never 0
+ * @seq: number of the slot, never reused (unlike @id): the mm's merge
+ *	domain when each process is a domain of its own
+ * @tenant: the memory cgroup the mm's savings are counted in, referenced;
+ *	NULL until ksmd first visits the mm; ksm_mutex
+ * @zero_seen: the mm's KSM zero pages as last counted in @tenant; ksm_mutex
  */
 struct ksm_slot {
 	struct mm_struct *mm;
@@ -132,6 +141,9 @@ struct ksm_slot {
 	struct hlist_node hash;
 	struct xarray items;
 	unsigned int id;
+	u64 seq;
+	struct ksm_tenant *tenant;
+	long zero_seen;
 };
 
 /*
@@ -208,6 +220,9 @@ static inline unsigned long ksm_loc_vpn(u64 loc)
  * @advisor_min_pages: advisor_min_pages_to_scan
  * @advisor_max_pages: advisor_max_pages_to_scan
  * @advisor_target_s: advisor_target_scan_time
+ * @domain: KSM_DOMAIN_*: which mms may share a KSM folio (merge_domain)
+ * @hardened: every candidate becomes a KSM folio of a fresh frame, with
+ *	or without a twin (hardened)
  *
  * Written by sysfs (ksm_mutex where the scan state depends on them),
  * read by ksmd with READ_ONCE().
@@ -226,6 +241,8 @@ struct ksm_knobs {
 	unsigned long advisor_min_pages;
 	unsigned long advisor_max_pages;
 	unsigned long advisor_target_s;
+	int domain;
+	int hardened;
 };
 
 #define KSM_RUN_STOP		0
@@ -234,6 +251,11 @@ struct ksm_knobs {
 
 #define KSM_ADVISOR_NONE	0
 #define KSM_ADVISOR_SCAN_TIME	1
+
+/* Merge domains: KSM folios are shared only inside one. */
+#define KSM_DOMAIN_GLOBAL	0	/* every registered mm (6.12) */
+#define KSM_DOMAIN_MEMCG	1	/* the mms of one memory cgroup */
+#define KSM_DOMAIN_PROCESS	2	/* one mm */
 
 /**
  * struct ksm_stats - counters shown in /sys/kernel/mm/ksm
@@ -301,6 +323,8 @@ void ksm_exit_defer(void);
 bool ksm_exits_waiting(void);
 bool ksm_exits_take(void);
 long ksm_general_profit(void);
+u64 ksm_slot_domain(const struct ksm_slot *slot);
+bool ksm_zero_pages_allowed(void);
 int ksm_state_init(void);
 void ksm_state_open(void);
 bool ksm_state_is_open(void);

@@ -5,11 +5,13 @@
  */
 #include <linux/kobject.h>
 #include <linux/ksm.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/oom.h>
 #include <linux/sysfs.h>
 
 #include "state.h"
+#include "frames.h"
 #include "policy.h"
 #include "stable.h"
 #include "unmerge.h"
@@ -314,18 +316,25 @@ KSM_RW(run, ksm_sysfs_run_show, ksm_sysfs_run_store);
 
 /*
  * The knobs that change how KSM folios are indexed may only change while
- * there are none: after run=2, or before anything merged.
+ * there are none: after run=2, or before anything merged.  Those that
+ * change which pages may share (@scope: merge_domain, hardened) also
+ * wait for the zero pages KSM placed to go, and empty the unstable
+ * index, whose keys they change.
  */
-static int ksm_change_index_knob(int *field, int v)
+static int ksm_change_index_knob(int *field, int v, bool scope)
 {
 	int err = 0;
 
 	ksm_mutex_lock();
 	if (*field != v) {
-		if (READ_ONCE(ksm_stats.pages_shared) || !ksm_stable_forget_all())
+		if (READ_ONCE(ksm_stats.pages_shared) || !ksm_stable_forget_all() ||
+		    (scope && atomic_long_read(&ksm_zero_pages))) {
 			err = -EBUSY;
-		else
+		} else {
+			if (scope)
+				ksm_scan_forget();
 			WRITE_ONCE(*field, v);
+		}
 	}
 	mutex_unlock(&ksm_mutex);
 	return err;
@@ -349,11 +358,79 @@ static ssize_t ksm_sysfs_max_page_sharing_store(struct kobject *kobj,
 	/* A KSM folio starts with two mappings. */
 	if (v < 2)
 		return -EINVAL;
-	err = ksm_change_index_knob(&ksm_knobs.max_page_sharing, v);
+	err = ksm_change_index_knob(&ksm_knobs.max_page_sharing, v, false);
 	return err ? err : count;
 }
 
 KSM_RW(max_page_sharing, ksm_sysfs_max_page_sharing_show, ksm_sysfs_max_page_sharing_store);
+
+static const char * const ksm_domain_names[] = {
+	[KSM_DOMAIN_GLOBAL] = "global",
+	[KSM_DOMAIN_MEMCG] = "memcg",
+	[KSM_DOMAIN_PROCESS] = "process",
+};
+
+static ssize_t ksm_sysfs_domain_show(struct kobject *kobj,
+				     struct kobj_attribute *attr, char *buf)
+{
+	int mode = READ_ONCE(ksm_knobs.domain), i, len = 0;
+
+	for (i = 0; i < ARRAY_SIZE(ksm_domain_names); i++)
+		len += sysfs_emit_at(buf, len, i == mode ? "%s[%s]" : "%s%s", i ? " " : "",
+				     ksm_domain_names[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+/*
+ * merge_domain: global, memcg or process.  It changes only while no KSM
+ * page exists (EBUSY otherwise), so that no sharing across the new
+ * domains is left behind.  memcg needs the memory controller.
+ */
+static ssize_t ksm_sysfs_domain_store(struct kobject *kobj, struct kobj_attribute *attr,
+				      const char *buf, size_t count)
+{
+	int mode, err;
+
+	mode = sysfs_match_string(ksm_domain_names, buf);
+	if (mode < 0)
+		return -EINVAL;
+	if (mode == KSM_DOMAIN_MEMCG && mem_cgroup_disabled())
+		return -EINVAL;
+	err = ksm_change_index_knob(&ksm_knobs.domain, mode, true);
+	return err ? err : count;
+}
+
+KSM_RW(merge_domain, ksm_sysfs_domain_show, ksm_sysfs_domain_store);
+
+static ssize_t ksm_sysfs_hardened_show(struct kobject *kobj,
+				       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(ksm_knobs.hardened));
+}
+
+/*
+ * hardened: 0 or 1.  It changes only while no KSM page exists (EBUSY
+ * otherwise): every KSM folio of hardened mode is a fresh frame, and the
+ * pool of those frames goes when the mode ends.
+ */
+static ssize_t ksm_sysfs_hardened_store(struct kobject *kobj, struct kobj_attribute *attr,
+					const char *buf, size_t count)
+{
+	unsigned int v;
+	int err;
+
+	if (kstrtouint(buf, 10, &v) || v > 1)
+		return -EINVAL;
+	err = ksm_change_index_knob(&ksm_knobs.hardened, v, true);
+	if (!err && !v) {
+		ksm_mutex_lock();
+		ksm_frames_drain();
+		mutex_unlock(&ksm_mutex);
+	}
+	return err ? err : count;
+}
+
+KSM_RW(hardened, ksm_sysfs_hardened_show, ksm_sysfs_hardened_store);
 
 #ifdef CONFIG_NUMA
 static ssize_t ksm_sysfs_across_show(struct kobject *kobj,
@@ -418,6 +495,8 @@ static struct attribute *ksm_sysfs_attrs[] = {
 	&ksm_attr_advisor_min_pages_to_scan.kattr.attr,
 	&ksm_attr_advisor_max_pages_to_scan.kattr.attr,
 	&ksm_attr_advisor_target_scan_time.kattr.attr,
+	&ksm_attr_merge_domain.attr,
+	&ksm_attr_hardened.attr,
 	NULL,
 };
 
