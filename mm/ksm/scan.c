@@ -994,6 +994,11 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 		ksm_leave_domain(b, i);
 		return;
 	}
+	/* Pinned again after the shrinker let it go under memory pressure. */
+	if (READ_ONCE(ksm_knobs.hardened) && !stable->pinned) {
+		folio_get(folio);
+		ksm_stable_pin(stable);
+	}
 	old = entry && !xa_is_value(entry) ? entry : NULL;
 	/*
 	 * A member must lead the reverse map here: after munmap and an
@@ -1087,8 +1092,9 @@ static bool ksm_keep_hardened(struct ksm_batch *b, unsigned int i, u64 hash)
 	ksm_stable_seal(stable, folio_page(kfolio, 0));
 	ksm_member_add(m, stable, b->slot, b->vma, f->addr);
 	ksm_stable_insert(stable, folio_nid(kfolio));
+	/* Our reference becomes the pin (see ksm_stable_pin()). */
+	ksm_stable_pin(stable);
 	folio_unlock(kfolio);
-	folio_put(kfolio);
 	return true;
 fail:
 	if (m)

@@ -15,6 +15,7 @@
 #include <linux/nodemask.h>
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <trace/events/ksm.h>
 
@@ -25,6 +26,20 @@
 
 static struct kmem_cache *ksm_stable_cache;
 static struct kmem_cache *ksm_member_cache;
+
+/*
+ * Pins of hardened mode.  A write to a KSM page copies it and drops the
+ * writer's mapping: if that was the last mapping, the fault would also
+ * free the folio, and a write to a page without a twin would take
+ * measurably longer than one to a page that shares (about a microsecond
+ * under TCG, see ksm_sidechan).  So the engine holds a reference on each
+ * KSM folio of hardened mode and frees it itself when it finds it
+ * unmapped.  A pinned folio cannot be migrated or reclaimed: the pins are
+ * dropped before memory goes offline and whenever the shrinker is asked
+ * for memory, after which reclaim may take those folios.
+ */
+static unsigned long ksm_stable_pinned;	/* ksm_mutex */
+static struct shrinker *ksm_stable_shrinker;
 
 /*
  * The index is a hash table of chained buckets, keyed by content hash,
@@ -542,6 +557,31 @@ static void ksm_stable_drop_members(struct ksm_stable *stable)
 	}
 }
 
+/**
+ * ksm_stable_pin() - keep the folio of a node until the engine lets it go
+ * @stable: the node of a new KSM folio, whose reference the caller hands
+ *	over as the pin
+ *
+ * Context: ksm_mutex held.
+ */
+void ksm_stable_pin(struct ksm_stable *stable)
+{
+	lockdep_assert_held(&ksm_mutex);
+	stable->pinned = true;
+	ksm_stable_pinned++;
+}
+
+/* Drop the pin of @stable, if any; @folio is its folio, referenced. */
+static void ksm_stable_unpin(struct ksm_stable *stable, struct folio *folio)
+{
+	lockdep_assert_held(&ksm_mutex);
+	if (!stable->pinned)
+		return;
+	stable->pinned = false;
+	ksm_stable_pinned--;
+	folio_put(folio);
+}
+
 /*
  * Dismantle @stable if its folio is gone or unmapped.  Unless @swapped
  * too, a folio in the swap cache that still has members keeps its node:
@@ -565,6 +605,7 @@ static void __ksm_stable_forget(struct ksm_stable *stable, bool swapped)
 			return;
 		}
 		ksm_folio_set_stable(folio, NULL);
+		ksm_stable_unpin(stable, folio);
 	}
 	trace_ksm_remove_ksm_page(stable->kpfn);
 	ksm_stable_drop_members(stable);
@@ -629,10 +670,18 @@ static void ksm_stable_prune_one(struct ksm_stable *stable, void *arg)
 {
 	struct folio *folio = ksm_stable_folio(stable, false);
 
-	if (!IS_ERR(folio))
+	if (IS_ERR(folio)) {
+		if (PTR_ERR(folio) == -ENOENT)
+			ksm_stable_forget(stable);
+		return;
+	}
+	/* A pinned folio is not freed by its last unmapping: it is freed here. */
+	if (stable->pinned && !folio_mapped(folio)) {
 		folio_put(folio);
-	else if (PTR_ERR(folio) == -ENOENT)
 		ksm_stable_forget(stable);
+		return;
+	}
+	folio_put(folio);
 }
 
 /**
@@ -667,6 +716,51 @@ bool ksm_stable_forget_all(void)
 	return ksm_stable_empty();
 }
 
+static void ksm_stable_unpin_one(struct ksm_stable *stable, void *arg)
+{
+	struct folio *folio;
+
+	if (!stable->pinned)
+		return;
+	folio = ksm_stable_folio(stable, false);
+	if (IS_ERR(folio))
+		return;
+	ksm_stable_unpin(stable, folio);
+	folio_put(folio);
+}
+
+/*
+ * Drop every pin.  A folio whose node is stale has no pin to drop: its
+ * node was dismantled, and the pin with it, before it could be freed.
+ */
+static void ksm_stable_unpin_all(void)
+{
+	lockdep_assert_held(&ksm_mutex);
+	if (ksm_stable_pinned)
+		ksm_stable_walk(ksm_stable_unpin_one, NULL);
+}
+
+static unsigned long ksm_stable_shrink_count(struct shrinker *s, struct shrink_control *sc)
+{
+	return READ_ONCE(ksm_stable_pinned);
+}
+
+/*
+ * Reclaim wants memory: let it have the pinned folios.  Reclaim may run
+ * in ksmd itself, under ksm_mutex, so the mutex is only tried.
+ */
+static unsigned long ksm_stable_shrink_scan(struct shrinker *s, struct shrink_control *sc)
+{
+	unsigned long was;
+
+	if (!mutex_trylock(&ksm_mutex))
+		return SHRINK_STOP;
+	was = ksm_stable_pinned;
+	ksm_stable_unpin_all();
+	mutex_unlock(&ksm_mutex);
+	return was - ksm_stable_pinned;
+}
+
 #ifdef CONFIG_MEMORY_HOTREMOVE
 /*
  * Offlining migrated every live KSM folio out of the range, but poisoned
@@ -686,8 +780,10 @@ static void ksm_stable_drop_in_range(struct ksm_stable *stable, void *arg)
 	 * under its lock, before the members go.
 	 */
 	folio = ksm_stable_folio(stable, true);
-	if (!IS_ERR(folio))
+	if (!IS_ERR(folio)) {
 		ksm_folio_set_stable(folio, NULL);
+		ksm_stable_unpin(stable, folio);
+	}
 	ksm_stable_drop_members(stable);
 	ksm_stable_erase(stable);
 	if (!IS_ERR(folio)) {
@@ -702,6 +798,12 @@ static int ksm_stable_memory_event(struct notifier_block *nb, unsigned long acti
 {
 	struct memory_notify *mn = arg;
 
+	/* Pinned folios could not be migrated out of the range. */
+	if (action == MEM_GOING_OFFLINE) {
+		ksm_mutex_lock();
+		ksm_stable_unpin_all();
+		mutex_unlock(&ksm_mutex);
+	}
 	if (action == MEM_OFFLINE) {
 		unsigned long range[2] = { mn->start_pfn, mn->start_pfn + mn->nr_pages };
 
@@ -725,6 +827,14 @@ int __init ksm_stable_init(void)
 	ksm_stable_table = kvcalloc(1UL << KSM_STABLE_MIN_BITS, sizeof(*ksm_stable_table),
 				    GFP_KERNEL);
 	ksm_stable_bits = KSM_STABLE_MIN_BITS;
+	ksm_stable_shrinker = shrinker_alloc(0, "ksm-pins");
+	if (ksm_stable_shrinker) {
+		ksm_stable_shrinker->count_objects = ksm_stable_shrink_count;
+		ksm_stable_shrinker->scan_objects = ksm_stable_shrink_scan;
+		/* A whole walk of the index per call: rarely. */
+		ksm_stable_shrinker->seeks = DEFAULT_SEEKS * 4;
+		shrinker_register(ksm_stable_shrinker);
+	}
 	if (!ksm_stable_cache || !ksm_member_cache || !ksm_stable_table) {
 		kmem_cache_destroy(ksm_stable_cache);
 		kmem_cache_destroy(ksm_member_cache);

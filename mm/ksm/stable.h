@@ -24,6 +24,8 @@
  * @domain: merge domain of the mappings (see ksm_slot_domain()), part of
  *	the index key
  * @owner: the tenant (memory cgroup) it counts as shared in; ksm_mutex
+ * @pinned: the engine holds a reference on the folio (hardened mode), so
+ *	that unmapping its last mapping never frees it; ksm_mutex
  * @sealed: with CONFIG_DEBUG_VM, the content hash taken once the folio
  *	became KSM, for ksm_stable_check(); set before the node is indexed
  *
@@ -38,6 +40,7 @@ struct ksm_stable {
 	int nid;
 	u64 domain;
 	struct ksm_tenant *owner;
+	bool pinned;
 #ifdef CONFIG_DEBUG_VM
 	u64 sealed;
 #endif
@@ -76,6 +79,7 @@ void ksm_member_add(struct ksm_member *m, struct ksm_stable *stable, struct ksm_
 void ksm_member_del(struct ksm_member *m);
 void ksm_member_replace(struct ksm_member *m);
 void ksm_stable_forget(struct ksm_stable *stable);
+void ksm_stable_pin(struct ksm_stable *stable);
 void ksm_stable_walk(void (*fn)(struct ksm_stable *stable, void *arg), void *arg);
 bool ksm_stable_forget_all(void);
 bool ksm_stable_empty(void);

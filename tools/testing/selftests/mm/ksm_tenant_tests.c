@@ -531,11 +531,11 @@ static void test_hardened(void)
 	for (i = 0; i < n; i++)
 		ok &= check(map + i * psize, i < uniq ? 5000 + i : 6000 + (i - uniq) / 2);
 	if (!ok)
-		ksft_print_msg("%d of %d pages moved, %d to a pair's frame, %d writes not one fault\n",
+		ksft_print_msg("%d of %d moved, %d to a pair's frame, %d writes not one fault\n",
 			       moved, n, reused, faults_bad);
 	munmap(map, n * psize);
 	back_to_global();
-	ksft_test_result(ok, "hardened: every examined page KSM on a fresh frame, one fault a write\n");
+	ksft_test_result(ok, "hardened: every page KSM on a fresh frame, one fault a write\n");
 }
 
 /* Hardened mode inside process domains, with zero pages: nothing crosses. */
