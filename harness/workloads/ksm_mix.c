@@ -13,9 +13,14 @@
  * was taken at.  The plateau is the mean of the last 20% of the window;
  * convergence is the first sample at 95% of it.
  *
+ * With -H the kernel's hardened mode is on, with -D <domain> its
+ * merge_domain is <domain> (where the kernel has them); the figures are
+ * then named mix_hardened_* or mix_<domain>_*.
+ *
  * usage: ksm_mix [-n procs] [-m MiB] [-t window-seconds] [-r pages/s]
- * prints: "@@SERIES mix_saved_mib <t> <MiB>" per sample, a summary line
- *         and the mix_* figures
+ *                [-H] [-D global|memcg|process]
+ * prints: "@@SERIES mix_saved_mib <t> <MiB>" per sample (plain runs
+ *         only), a summary line and the mix_* figures
  */
 #include <signal.h>
 #include <stdint.h>
@@ -36,6 +41,23 @@ struct sample {
 };
 
 static long psize;
+
+/* Write @val to the string knob @name; -1 if it cannot be. */
+static int knob_put(const char *name, const char *val)
+{
+	char path[256];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), KSM "%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	ret = fputs(val, f) < 0 ? -1 : 0;
+	if (fclose(f))
+		ret = -1;
+	return ret;
+}
 
 /* Kind of page @i of an image: 0-5 image, 6 zero, 7-8 unique, 9 volatile. */
 static int kind(size_t i)
@@ -99,7 +121,9 @@ static void worker(int id, size_t pages, int rate, int ready)
 
 int main(int argc, char **argv)
 {
-	int procs = 4, mib = 160, window = 90, rate = 200, opt, i, fds[2];
+	int procs = 4, mib = 160, window = 90, rate = 200, opt, i, fds[2], hardened = 0;
+	const char *domain = NULL;
+	char fig[64] = "mix";
 	struct sample *s;
 	size_t pages, ns, k, first_tail;
 	double t0, c0, plateau = 0, sharing = 0, profit = 0, conv_t, conv_c;
@@ -107,7 +131,7 @@ int main(int argc, char **argv)
 	int zero_pages;
 	char c;
 
-	while ((opt = getopt(argc, argv, "n:m:t:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:m:t:r:HD:")) != -1) {
 		if (opt == 'n')
 			procs = atoi(optarg);
 		else if (opt == 'm')
@@ -116,12 +140,27 @@ int main(int argc, char **argv)
 			window = atoi(optarg);
 		else if (opt == 'r')
 			rate = atoi(optarg);
+		else if (opt == 'H')
+			hardened = 1;
+		else if (opt == 'D')
+			domain = optarg;
 		else
 			return 2;
 	}
+	if (hardened)
+		strcpy(fig, "mix_hardened");
+	else if (domain)
+		snprintf(fig, sizeof(fig), "mix_%s", domain);
 	psize = sysconf(_SC_PAGESIZE);
 	pages = (size_t)mib * 1024 * 1024 / psize;
 	if (!ksmd || ksm_write("run", 2) || pipe(fds))
+		return 4;
+	if ((hardened || domain) && ksm_read("hardened") < 0) {
+		printf("@@NOTE mix: no hardened mode or merge domains on this kernel\n");
+		return 0;
+	}
+	if ((hardened && ksm_write("hardened", 1)) ||
+	    (domain && knob_put("merge_domain", domain)))
 		return 4;
 	ksm_write("pages_to_scan", 2000);
 	ksm_write("sleep_millisecs", 20);
@@ -158,7 +197,8 @@ int main(int argc, char **argv)
 		s[k].saved_mib = (s[k].sharing +
 				  (zero_pages ? ksm_read("ksm_zero_pages") : 0)) *
 				 (double)psize / (1 << 20);
-		printf("@@SERIES mix_saved_mib %.2f %.2f\n", s[k].t, s[k].saved_mib);
+		if (!hardened && !domain)
+			printf("@@SERIES mix_saved_mib %.2f %.2f\n", s[k].t, s[k].saved_mib);
 		fflush(stdout);
 	}
 	for (i = 0; i < procs; i++)
@@ -166,6 +206,10 @@ int main(int argc, char **argv)
 	while (wait(NULL) > 0)
 		;
 	ksm_write("run", 2);
+	if (hardened)
+		ksm_write("hardened", 0);
+	if (domain)
+		knob_put("merge_domain", "global");
 
 	first_tail = ns - ns / 5;
 	for (k = first_tail; k < ns; k++) {
@@ -188,13 +232,13 @@ int main(int argc, char **argv)
 	if (plateau <= 0)
 		printf("@@NOTE mix: nothing saved in %d s\n", window);
 
-	printf("mix procs=%d mib=%d rate=%d window_s=%d plateau_mib=%.1f converge_s=%.1f converge_cpu_s=%.2f pages_sharing=%.0f general_profit_mib=%.1f\n",
-	       procs, mib, rate, window, plateau, conv_t, conv_c, sharing,
+	printf("%s procs=%d mib=%d rate=%d window_s=%d plateau_mib=%.1f converge_s=%.1f converge_cpu_s=%.2f pages_sharing=%.0f general_profit_mib=%.1f\n",
+	       fig, procs, mib, rate, window, plateau, conv_t, conv_c, sharing,
 	       profit / (1 << 20));
-	bench_fig(conv_t, "mix_converge_s");
-	bench_fig(conv_c, "mix_converge_cpu_s");
-	bench_fig(plateau, "mix_saved_mib");
-	bench_fig(sharing, "mix_pages_sharing");
-	bench_fig(profit / (1 << 20), "mix_general_profit_mib");
+	bench_fig(conv_t, "%s_converge_s", fig);
+	bench_fig(conv_c, "%s_converge_cpu_s", fig);
+	bench_fig(plateau, "%s_saved_mib", fig);
+	bench_fig(sharing, "%s_pages_sharing", fig);
+	bench_fig(profit / (1 << 20), "%s_general_profit_mib", fig);
 	return 0;
 }

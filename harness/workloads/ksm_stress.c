@@ -30,9 +30,14 @@
  * cannot find.  On debug kernels the driver checks the last point every
  * few seconds through debugfs (ksm/rmap_check), with or without -f.
  *
+ * Workers live in two memory cgroups, and the driver moves them between
+ * the two.  -D starts in a merge domain other than global, -H in hardened
+ * mode; the driver also switches both whenever nothing is merged.
+ *
  * usage: ksm_stress [-t seconds] [-w workers] [-p pages-per-worker]
  *                   [-i seconds between poisoning and pressure rounds]
  *                   [-f percent of the engine's allocations to fail]
+ *                   [-D global|memcg|process] [-H]
  *        ksm_stress -L               (only the leak checks, after a phase)
  *        ksm_stress -x <merge-any>   (exec check, used internally)
  */
@@ -819,7 +824,7 @@ static void worker_main(int id, size_t pages, double end, int out_fd)
 static const char *const tunables[] = {
 	"pages_to_scan", "sleep_millisecs", "smart_scan", "use_zero_pages",
 	"max_page_sharing", "merge_across_nodes", "stable_node_chains_prune_millisecs",
-	"advisor_mode",
+	"advisor_mode", "merge_domain", "hardened",
 };
 
 static void drv_tunable(void)
@@ -838,6 +843,9 @@ static void drv_tunable(void)
 		snprintf(val, sizeof(val), "%llu", (unsigned long long)(rnd() % 3000));
 	else if (!strcmp(name, "advisor_mode"))
 		snprintf(val, sizeof(val), "%s", rnd() % 4 ? "none" : "scan-time");
+	else if (!strcmp(name, "merge_domain"))
+		snprintf(val, sizeof(val), "%s",
+			 (const char *[]){ "global", "memcg", "process" }[rnd() % 3]);
 	else
 		snprintf(val, sizeof(val), "%d", (int)(rnd() % 2));
 	snprintf(path, sizeof(path), KSM "%s", name);
@@ -884,10 +892,25 @@ static void drv_migrate(pid_t *workers, int nr)
 #define CGROUP	"/sys/fs/cgroup/"
 #define STRESS_CG	CGROUP "ksm_stress/"
 
-/* Put the workers in a memory cgroup of their own, for drv_pressure(). */
-static bool cgroup_setup(pid_t *workers, int nr)
+/* The two leaves the workers live in (cgroup v2 keeps tasks in leaves). */
+static const char *const stress_leaves[2] = {
+	STRESS_CG "a/cgroup.procs", STRESS_CG "b/cgroup.procs",
+};
+
+static bool cgroup_put(pid_t p, int leaf)
 {
 	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", p);
+	return !write_str(stress_leaves[leaf], pid);
+}
+
+/*
+ * Put the workers in a memory cgroup of their own, for drv_pressure(),
+ * split between its two children, for drv_cgroup_move().
+ */
+static bool cgroup_setup(pid_t *workers, int nr)
+{
 	int w;
 
 	mkdir(CGROUP, 0755);
@@ -895,12 +918,28 @@ static bool cgroup_setup(pid_t *workers, int nr)
 	write_str(CGROUP "cgroup.subtree_control", "+memory");
 	if (mkdir(STRESS_CG, 0755) && errno != EEXIST)
 		return false;
-	for (w = 0; w < nr; w++) {
-		snprintf(pid, sizeof(pid), "%d", workers[w]);
-		if (write_str(STRESS_CG "cgroup.procs", pid))
+	write_str(STRESS_CG "cgroup.subtree_control", "+memory");
+	if ((mkdir(STRESS_CG "a", 0755) && errno != EEXIST) ||
+	    (mkdir(STRESS_CG "b", 0755) && errno != EEXIST))
+		return false;
+	for (w = 0; w < nr; w++)
+		if (!cgroup_put(workers[w], w % 2))
 			return false;
-	}
 	return true;
+}
+
+/*
+ * Move a worker to the other cgroup: with merge_domain=memcg its merged
+ * pages must leave their old domain while it goes on using them.
+ */
+static void drv_cgroup_move(pid_t *workers, int nr)
+{
+	int w = rnd() % nr, leaf = rnd() % 2;
+
+	if (!cgroup_put(workers[w], leaf))
+		return;
+	drv_note("worker %d to cgroup %c", w, "ab"[leaf]);
+	st.ops[DRV_MIGRATE]++;
 }
 
 /*
@@ -1281,8 +1320,10 @@ static void driver_step(pid_t *workers, int nr, bool cg, size_t bytes,
 			drv_note("compact");
 			st.ops[DRV_COMPACT]++;
 		}
-	} else {
+	} else if (r < 93 || !cg) {
 		drv_migrate(workers, nr);
+	} else {
+		drv_cgroup_move(workers, nr);
 	}
 	if (now() > *next_slow) {
 		printf("# driver: poisoning round\n");
@@ -1496,6 +1537,8 @@ static int exec_check(const char *want)
 int main(int argc, char **argv)
 {
 	int seconds = 120, nr = 4, interval = 15, opt, fds[2], w, failed = 0, faults = 0;
+	int hardened = 0;
+	const char *domain = NULL;
 	size_t pages = 1024;
 	double end, next_slow, next_check;
 	pid_t workers[16];
@@ -1503,7 +1546,7 @@ int main(int argc, char **argv)
 	bool cg;
 
 	psize = sysconf(_SC_PAGESIZE);
-	while ((opt = getopt(argc, argv, "t:w:p:i:f:x:L")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:p:i:f:x:LD:H")) != -1) {
 		if (opt == 't')
 			seconds = atoi(optarg);
 		else if (opt == 'w')
@@ -1516,6 +1559,10 @@ int main(int argc, char **argv)
 			faults = atoi(optarg);
 		else if (opt == 'x')
 			return exec_check(optarg);
+		else if (opt == 'D')
+			domain = optarg;
+		else if (opt == 'H')
+			hardened = 1;
 		else if (opt == 'L') {
 			/* Only the leak checks, after another phase. */
 			printf("TAP version 13\n1..2\n");
@@ -1531,6 +1578,14 @@ int main(int argc, char **argv)
 	ksm_write("run", 2);
 	ksm_write("pages_to_scan", 1000);
 	ksm_write("sleep_millisecs", 0);
+	if ((domain && write_str(KSM "merge_domain", domain)) ||
+	    (hardened && ksm_write("hardened", 1))) {
+		printf("Bail out! cannot set merge_domain=%s hardened=%d\n",
+		       domain ? domain : "global", hardened);
+		return 1;
+	}
+	printf("# merge_domain=%s hardened=%d at the start\n", domain ? domain : "global",
+	       hardened);
 	ksm_write("run", 1);
 	if (pipe(fds))
 		return 1;
@@ -1613,6 +1668,9 @@ int main(int argc, char **argv)
 
 	leak_checks(4);
 	write_str(KSM "advisor_mode", "none");
+	ksm_write("run", 2);
+	write_str(KSM "merge_domain", "global");
+	ksm_write("hardened", 0);
 	ksm_write("run", 0);
 	ksm_write("merge_across_nodes", 1);
 	ksm_write("max_page_sharing", 256);
