@@ -16,6 +16,9 @@ while read -r id tmo cmd; do
 	end=$(cut -d' ' -f1 /proc/uptime)
 	echo "@@END $id rc=$rc start=$start end=$end"
 	[ -w $ksm/run ] && echo 2 > $ksm/run
+	# A test that failed half-way may have left a tenant mode on.
+	[ -w $ksm/hardened ] && echo 0 > $ksm/hardened
+	[ -w $ksm/merge_domain ] && echo global > $ksm/merge_domain
 done < /tests.list
 if [ -w /sys/kernel/debug/kmemleak ]; then
 	echo scan > /sys/kernel/debug/kmemleak

@@ -597,6 +597,13 @@ static void __ksm_stable_forget(struct ksm_stable *stable, bool swapped)
 		if (PTR_ERR(folio) != -ENOENT)
 			return;
 	} else {
+		/*
+		 * No mapping the engine knows of is left to keep alike: the
+		 * ones that remain (an exit tearing the mm down, a fork child
+		 * not visited yet) free the folio in their own time.
+		 */
+		if (hlist_empty(&stable->members))
+			ksm_stable_unpin(stable, folio);
 		if (folio_mapped(folio) ||
 		    (!swapped && folio_test_swapcache(folio) &&
 		     !hlist_empty(&stable->members))) {
