@@ -11,12 +11,14 @@
  * moments: which frame a given merge receives is unknown to everyone,
  * ksmd included, until it is taken.
  *
- * The pool holds KSM_FRAMES_PER_NODE frames per NUMA node, allocated
- * when hardened mode first needs one there.  A frame taken is replaced
- * at once by a new allocation, which in turn waits in the pool for a
- * random later merge.  The pool belongs to the ksm_mutex holder.  It is
- * emptied when hardened mode ends and before memory goes offline (its
- * frames are referenced, so offlining could not migrate them).
+ * The pool holds KSM_FRAMES_PER_NODE frames per NUMA node with memory.
+ * ksmd fills it before each batch, where it holds no mmap_lock; a frame
+ * taken during a batch is replaced at once if that needs no reclaim, and
+ * otherwise before the next batch.  Each new frame waits in the pool for
+ * a random later merge.  Frames come from unmovable memory (not
+ * ZONE_MOVABLE or CMA): the KSM folios made of them are pinned (see
+ * stable.c).  The pool belongs to the ksm_mutex holder.  It is emptied
+ * when hardened mode ends and before memory goes offline.
  */
 #include <linux/gfp.h>
 #include <linux/memory.h>
@@ -33,29 +35,39 @@
 /* nr_node_ids pools of KSM_FRAMES_PER_NODE slots each; ksm_mutex. */
 static struct folio **ksm_frames;
 
-static struct folio *ksm_frame_alloc(int nid)
+/* A frame on @nid, with a little direct reclaim if @reclaim, else none. */
+static struct folio *ksm_frame_alloc(int nid, bool reclaim)
 {
-	return __folio_alloc_node(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN | __GFP_NORETRY,
-				  0, nid);
+	gfp_t gfp = GFP_HIGHUSER | __GFP_NOWARN | __GFP_THISNODE;
+
+	gfp = reclaim ? gfp | __GFP_NORETRY : gfp & ~__GFP_DIRECT_RECLAIM;
+	return __folio_alloc_node(gfp, 0, nid);
 }
 
-/* The pool of @nid, with every empty slot filled if memory allows. */
-static struct folio **ksm_frames_pool(int nid)
+/**
+ * ksm_frames_refill() - fill the empty slots of every node's pool
+ *
+ * Context: ksm_mutex held, no mmap_lock; may sleep.
+ */
+void ksm_frames_refill(void)
 {
-	struct folio **pool;
 	unsigned int i;
+	int nid;
 
+	lockdep_assert_held(&ksm_mutex);
 	if (!ksm_frames) {
 		ksm_frames = kvcalloc(nr_node_ids * KSM_FRAMES_PER_NODE, sizeof(*ksm_frames),
 				      GFP_KERNEL | __GFP_NOWARN);
 		if (!ksm_frames)
-			return NULL;
+			return;
 	}
-	pool = ksm_frames + nid * KSM_FRAMES_PER_NODE;
-	for (i = 0; i < KSM_FRAMES_PER_NODE; i++)
-		if (!pool[i])
-			pool[i] = ksm_frame_alloc(nid);
-	return pool;
+	for_each_node_state(nid, N_MEMORY) {
+		struct folio **pool = ksm_frames + nid * KSM_FRAMES_PER_NODE;
+
+		for (i = 0; i < KSM_FRAMES_PER_NODE; i++)
+			if (!pool[i])
+				pool[i] = ksm_frame_alloc(nid, true);
+	}
 }
 
 /**
@@ -63,12 +75,12 @@ static struct folio **ksm_frames_pool(int nid)
  * @nid: NUMA node the folio should be on
  *
  * The frame is drawn uniformly at random from the pool of @nid, and a
- * new one takes its place there.  Its content is undefined: the caller
- * copies the page over it.
+ * new one takes its place there if one can be had without reclaim.  Its
+ * content is undefined: the caller copies the page over it.
  *
- * Context: ksm_mutex held; may sleep.
- * Return: an order-0 folio holding one reference, or NULL if memory is
- * short.
+ * Context: ksm_mutex held; does not sleep.
+ * Return: an order-0 folio holding one reference, or NULL if the slot
+ * drawn is empty (the merge waits for a later visit).
  */
 struct folio *ksm_frame_take(int nid)
 {
@@ -76,14 +88,12 @@ struct folio *ksm_frame_take(int nid)
 	unsigned int i;
 
 	lockdep_assert_held(&ksm_mutex);
-	if (nid < 0 || nid >= nr_node_ids)
-		nid = numa_mem_id();
-	pool = ksm_frames_pool(nid);
-	if (!pool)
+	if (!ksm_frames || nid < 0 || nid >= nr_node_ids)
 		return NULL;
+	pool = ksm_frames + nid * KSM_FRAMES_PER_NODE;
 	i = get_random_u32_below(KSM_FRAMES_PER_NODE);
 	folio = pool[i];
-	pool[i] = ksm_frame_alloc(nid);
+	pool[i] = ksm_frame_alloc(nid, false);
 	return folio;
 }
 

@@ -8,6 +8,7 @@
 #include <linux/mm_types.h>
 
 struct folio *ksm_frame_take(int nid);
+void ksm_frames_refill(void);
 void ksm_frames_drain(void);
 void ksm_frames_init(void);
 

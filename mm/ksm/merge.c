@@ -278,42 +278,62 @@ int ksm_merge_page(struct vm_area_struct *vma, struct page *page,
 }
 
 /**
+ * ksm_fresh_frame() - a fresh frame for a page to move to, charged
+ * @vma: the VMA mapping @page
+ * @page: the page that will move to it
+ *
+ * The frame comes from ksm_frame_take() and is charged to @vma's memory
+ * cgroup, as the page it replaces is.  Call it before the page is locked:
+ * the charge may reclaim a little (never to the point of an OOM kill).
+ *
+ * Context: ksm_mutex and the mmap_lock of @vma's mm held; may sleep.
+ * Return: an order-0 folio holding one reference, or NULL.
+ */
+struct folio *ksm_fresh_frame(struct vm_area_struct *vma, struct page *page)
+{
+	struct folio *kfolio = ksm_frame_take(page_to_nid(page));
+
+	if (kfolio && mem_cgroup_charge(kfolio, vma->vm_mm,
+					GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN)) {
+		folio_put(kfolio);
+		kfolio = NULL;
+	}
+	return kfolio;
+}
+
+/**
  * ksm_merge_fresh() - move a page to a new KSM folio of a fresh frame
  * @vma: the VMA mapping @page
  * @page: the page, a small folio, locked and referenced
+ * @kfolio: the frame, from ksm_fresh_frame(); the caller's reference is
+ *	consumed on failure
  * @stable: the node of the new KSM folio
  *
- * Hardened mode's way to make a KSM folio, with or without a twin: a
- * frame from ksm_frame_take() is charged to @vma's memory cgroup, gets a
- * copy of @page, and replaces @page's mapping if the copy still equals
- * it with the mapping taken away (see ksm_switch_pte()).  @page is never
- * write-protected in place: it is freed once the caller lets it go.
+ * Hardened mode's way to make a KSM folio, with or without a twin:
+ * @kfolio gets a copy of @page and replaces @page's mapping if the copy
+ * still equals it with the mapping taken away (see ksm_switch_pte()).
+ * @page is never write-protected in place: it is freed once the caller
+ * lets it go.
  *
- * Context: ksm_mutex and the mmap_lock of @vma's mm held; may sleep.
- * Return: the new KSM folio, locked and holding one reference of the
- * caller's; ERR_PTR(-ENOMEM) if no frame or charge could be had, or the
+ * Context: mmap_lock of @vma's mm held.
+ * Return: 0, with @kfolio a KSM folio, locked and still holding the
+ * caller's reference; -EHWPOISON if @page could not be read, or the
  * error of ksm_merge_page().
  */
-struct folio *ksm_merge_fresh(struct vm_area_struct *vma, struct page *page,
-			      struct ksm_stable *stable)
+int ksm_merge_fresh(struct vm_area_struct *vma, struct page *page, struct folio *kfolio,
+		    struct ksm_stable *stable)
 {
 	unsigned long addr = page_address_in_vma(page, vma);
-	struct folio *kfolio;
 	int err;
 
-	if (addr == -EFAULT)
-		return ERR_PTR(-EFAULT);
-	kfolio = ksm_frame_take(page_to_nid(page));
-	if (!kfolio)
-		return ERR_PTR(-ENOMEM);
-	if (mem_cgroup_charge(kfolio, vma->vm_mm, GFP_KERNEL)) {
+	if (addr == -EFAULT) {
 		folio_put(kfolio);
-		return ERR_PTR(-ENOMEM);
+		return -EFAULT;
 	}
 	/* A poisoned page is not copied: memory failure takes care of it. */
 	if (copy_mc_user_highpage(folio_page(kfolio, 0), page, addr, vma)) {
 		folio_put(kfolio);
-		return ERR_PTR(-EHWPOISON);
+		return -EHWPOISON;
 	}
 	__folio_mark_uptodate(kfolio);
 	__folio_set_locked(kfolio);
@@ -327,11 +347,12 @@ struct folio *ksm_merge_fresh(struct vm_area_struct *vma, struct page *page,
 	if (err) {
 		folio_unlock(kfolio);
 		folio_put(kfolio);
-		return ERR_PTR(err);
+		return err;
 	}
 	/* Dirty for as long as it lives unswapped: see ksm_merge_two(). */
 	folio_mark_dirty(kfolio);
-	return kfolio;
+	folio_mark_accessed(kfolio);
+	return 0;
 }
 
 /**

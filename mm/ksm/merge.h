@@ -14,8 +14,9 @@ int ksm_merge_two(struct vm_area_struct *vma, struct page *page,
 		  struct ksm_stable *stable);
 int ksm_merge_page(struct vm_area_struct *vma, struct page *page,
 		   struct page *kpage);
-struct folio *ksm_merge_fresh(struct vm_area_struct *vma, struct page *page,
-			      struct ksm_stable *stable);
+struct folio *ksm_fresh_frame(struct vm_area_struct *vma, struct page *page);
+int ksm_merge_fresh(struct vm_area_struct *vma, struct page *page, struct folio *kfolio,
+		    struct ksm_stable *stable);
 int ksm_merge_zero(struct vm_area_struct *vma, struct page *page);
 int ksm_split_for_merge(struct page *page);
 

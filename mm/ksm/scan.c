@@ -20,11 +20,11 @@
 #include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/ksm.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagewalk.h>
 #include <linux/rmap.h>
-#include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
@@ -35,6 +35,7 @@
 #include "content.h"
 #include "utable.h"
 #include "policy.h"
+#include "frames.h"
 #include "tenant.h"
 #include "stable.h"
 #include "merge.h"
@@ -967,16 +968,19 @@ static bool ksm_try_unstable(struct ksm_batch *b, unsigned int i, u64 hash, bool
  * Batch entry @i maps a KSM folio of another merge domain: its process
  * moved to another memory cgroup, or fork passed the mapping on to a
  * process of a domain of its own.  The mapping gets a private copy (if
- * the copy fails it stays until the next pass), and its entry goes: the
- * page is examined afresh, in its new domain, next time.
+ * the copy fails it stays until the next pass); the next visit drops the
+ * member and examines the page afresh, in its new domain.
  */
 static void ksm_leave_domain(struct ksm_batch *b, unsigned int i)
 {
 	struct ksm_found *f = &b->found[i];
 
-	if (ksm_unmerge_range(b->vma, f->addr, f->addr + PAGE_SIZE))
-		return;
-	ksm_drop_entry(b->slot, f->addr >> PAGE_SHIFT);
+	/*
+	 * The member stays until the next visit finds the page replaced: a
+	 * copy that failed (a poisoned page) leaves the mapping in place,
+	 * and the reverse map must still reach it.
+	 */
+	ksm_unmerge_range(b->vma, f->addr, f->addr + PAGE_SIZE);
 }
 
 /* A KSM folio mapped here: make sure the mapping is one of its members. */
@@ -994,11 +998,9 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 		ksm_leave_domain(b, i);
 		return;
 	}
-	/* Pinned again after the shrinker let it go under memory pressure. */
-	if (READ_ONCE(ksm_knobs.hardened) && !stable->pinned) {
-		folio_get(folio);
-		ksm_stable_pin(stable);
-	}
+	/* Pinned again if the shrinker or memory offline let it go. */
+	if (READ_ONCE(ksm_knobs.hardened))
+		ksm_stable_pin(stable, folio);
 	old = entry && !xa_is_value(entry) ? entry : NULL;
 	/*
 	 * A member must lead the reverse map here: after munmap and an
@@ -1069,6 +1071,7 @@ static bool ksm_keep_hardened(struct ksm_batch *b, unsigned int i, u64 hash)
 	struct ksm_member *m = NULL;
 	struct ksm_stable *stable;
 	struct folio *kfolio;
+	int err;
 
 	switch (ksm_try_stable(b, i, hash, true)) {
 	case KSM_STABLE_MERGED:
@@ -1081,20 +1084,27 @@ static bool ksm_keep_hardened(struct ksm_batch *b, unsigned int i, u64 hash)
 	stable = ksm_stable_alloc(hash, b->domain);
 	if (!stable)
 		return false;
-	if (!ksm_member_ready(b, i, &m) || ksm_lock_for_merge(b, i))
+	if (!ksm_member_ready(b, i, &m))
 		goto fail;
-	kfolio = ksm_merge_fresh(b->vma, f->page, stable);
+	/* The frame is charged before our page is locked: that may reclaim. */
+	kfolio = ksm_fresh_frame(b->vma, f->page);
+	if (!kfolio)
+		goto fail;
+	if (ksm_lock_for_merge(b, i)) {
+		folio_put(kfolio);
+		goto fail;
+	}
+	err = ksm_merge_fresh(b->vma, f->page, kfolio, stable);
 	folio_unlock(page_folio(f->page));
-	trace_ksm_merge_one_page(IS_ERR(kfolio) ? 0 : folio_pfn(kfolio), NULL, b->mm,
-				 PTR_ERR_OR_ZERO(kfolio));
-	if (IS_ERR(kfolio))
+	trace_ksm_merge_one_page(err ? 0 : folio_pfn(kfolio), NULL, b->mm, err);
+	if (err)
 		goto fail;
 	ksm_stable_seal(stable, folio_page(kfolio, 0));
 	ksm_member_add(m, stable, b->slot, b->vma, f->addr);
 	ksm_stable_insert(stable, folio_nid(kfolio));
-	/* Our reference becomes the pin (see ksm_stable_pin()). */
-	ksm_stable_pin(stable);
+	ksm_stable_pin(stable, kfolio);
 	folio_unlock(kfolio);
+	folio_put(kfolio);
 	return true;
 fail:
 	if (m)
@@ -1304,7 +1314,7 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 {
 	struct ksm_batch *b = &ksm_batch;
 	struct mm_struct *mm = slot->mm;
-	u64 started = local_clock();
+	u64 started = ktime_get_ns();
 	struct vm_area_struct *vma;
 	bool cut = false;
 
@@ -1349,7 +1359,7 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		ksm_budget_use(bg, b->nr ? b->collected : 1, b->nr);
 		cond_resched();
 	}
-	ksm_tenant_scan_time(slot, local_clock() - started);
+	ksm_tenant_scan_time(slot, ktime_get_ns() - started);
 }
 
 /*
@@ -1431,9 +1441,16 @@ void ksm_scan_batch(unsigned int budget)
 				return;
 			ksm_pass_start();
 		}
-		/* No mmap_lock is held here: the indexes grow now, if they must. */
+		/*
+		 * No mmap_lock is held here: the indexes grow now, if they
+		 * must, the frame pool is refilled, and unmapped pinned folios
+		 * are freed.
+		 */
 		ksm_stable_grow();
 		ksm_utable_grow(&ksm_unstable);
+		if (READ_ONCE(ksm_knobs.hardened))
+			ksm_frames_refill();
+		ksm_stable_release_pins();
 		if (!mmget_not_zero(slot->mm)) {
 			ksm_reap_at_cursor(slot);
 			ksm_budget_use(&bg, 1, 1);

@@ -13,6 +13,7 @@
 #include <linux/memory.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
+#include <linux/page-isolation.h>
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 #include <linux/shrinker.h>
@@ -33,13 +34,26 @@ static struct kmem_cache *ksm_member_cache;
  * free the folio, and a write to a page without a twin would take
  * measurably longer than one to a page that shares (about a microsecond
  * under TCG, see ksm_sidechan).  So the engine holds a reference on each
- * KSM folio of hardened mode and frees it itself when it finds it
- * unmapped.  A pinned folio cannot be migrated or reclaimed: the pins are
- * dropped before memory goes offline and whenever the shrinker is asked
- * for memory, after which reclaim may take those folios.
+ * KSM folio of hardened mode and frees it itself once it is unmapped:
+ * every batch looks at a few pinned folios, oldest first, and reclaim
+ * may ask the shrinker for more.
+ *
+ * A pinned folio cannot be migrated or reclaimed, so only folios that
+ * may stay put long-term are pinned (not ZONE_MOVABLE or CMA, not in an
+ * isolated pageblock), and not while memory goes offline, which drops
+ * every pin first.  The shrinker lets unmapped folios go first, which
+ * costs nothing; mapped ones only when reclaim wants more.  ksmd pins a
+ * folio again at its next visit of a mapping.
+ *
+ * All of it belongs to the ksm_mutex holder.
  */
-static unsigned long ksm_stable_pinned;	/* ksm_mutex */
+static LIST_HEAD(ksm_pins);		/* pinned nodes, oldest first */
+static unsigned long ksm_pins_nr;	/* their number */
+static bool ksm_pins_blocked;		/* memory is going offline */
 static struct shrinker *ksm_stable_shrinker;
+
+/* Pinned folios a batch looks at, to free those no longer mapped. */
+#define KSM_PINS_PER_BATCH	64
 
 /*
  * The index is a hash table of chained buckets, keyed by content hash,
@@ -178,6 +192,7 @@ struct ksm_stable *ksm_stable_alloc(u64 hash, u64 domain)
 		return NULL;
 	INIT_HLIST_NODE(&stable->node);
 	INIT_HLIST_HEAD(&stable->members);
+	INIT_LIST_HEAD(&stable->pin_link);
 	stable->hash = hash & KSM_HASH_MASK;
 	stable->domain = domain;
 	return stable;
@@ -559,16 +574,24 @@ static void ksm_stable_drop_members(struct ksm_stable *stable)
 
 /**
  * ksm_stable_pin() - keep the folio of a node until the engine lets it go
- * @stable: the node of a new KSM folio, whose reference the caller hands
- *	over as the pin
+ * @stable: the node, in the index or about to be
+ * @folio: its KSM folio, referenced by the caller
+ *
+ * Takes a reference of its own (the pin), unless @stable holds one
+ * already or @folio must stay movable (see "Pins of hardened mode").
  *
  * Context: ksm_mutex held.
  */
-void ksm_stable_pin(struct ksm_stable *stable)
+void ksm_stable_pin(struct ksm_stable *stable, struct folio *folio)
 {
 	lockdep_assert_held(&ksm_mutex);
+	if (stable->pinned || ksm_pins_blocked || !folio_is_longterm_pinnable(folio) ||
+	    is_migrate_isolate_page(&folio->page))
+		return;
+	folio_get(folio);
 	stable->pinned = true;
-	ksm_stable_pinned++;
+	list_add_tail(&stable->pin_link, &ksm_pins);
+	WRITE_ONCE(ksm_pins_nr, ksm_pins_nr + 1);
 }
 
 /* Drop the pin of @stable, if any; @folio is its folio, referenced. */
@@ -578,7 +601,8 @@ static void ksm_stable_unpin(struct ksm_stable *stable, struct folio *folio)
 	if (!stable->pinned)
 		return;
 	stable->pinned = false;
-	ksm_stable_pinned--;
+	list_del_init(&stable->pin_link);
+	WRITE_ONCE(ksm_pins_nr, ksm_pins_nr - 1);
 	folio_put(folio);
 }
 
@@ -598,11 +622,11 @@ static void __ksm_stable_forget(struct ksm_stable *stable, bool swapped)
 			return;
 	} else {
 		/*
-		 * No mapping the engine knows of is left to keep alike: the
-		 * ones that remain (an exit tearing the mm down, a fork child
-		 * not visited yet) free the folio in their own time.
+		 * Unmapped, or no mapping the engine knows of left to keep
+		 * alike: the ones that remain (an exit tearing the mm down, a
+		 * fork child not visited yet) free the folio in their own time.
 		 */
-		if (hlist_empty(&stable->members))
+		if (!folio_mapped(folio) || hlist_empty(&stable->members))
 			ksm_stable_unpin(stable, folio);
 		if (folio_mapped(folio) ||
 		    (!swapped && folio_test_swapcache(folio) &&
@@ -723,49 +747,83 @@ bool ksm_stable_forget_all(void)
 	return ksm_stable_empty();
 }
 
-static void ksm_stable_unpin_one(struct ksm_stable *stable, void *arg)
+/*
+ * Look at up to @nr pinned folios, oldest first: free those that are no
+ * longer mapped, with their node, and, if @mapped, let the others go
+ * too.  Folios kept are moved to the end.  Returns how many were looked at.
+ */
+static unsigned long ksm_pins_scan(unsigned long nr, bool mapped)
 {
-	struct folio *folio;
+	struct ksm_stable *stable, *tmp;
+	unsigned long done = 0;
+	LIST_HEAD(kept);
 
-	if (!stable->pinned)
-		return;
-	folio = ksm_stable_folio(stable, false);
-	if (IS_ERR(folio))
-		return;
-	ksm_stable_unpin(stable, folio);
-	folio_put(folio);
+	lockdep_assert_held(&ksm_mutex);
+	list_for_each_entry_safe(stable, tmp, &ksm_pins, pin_link) {
+		struct folio *folio;
+
+		if (done == nr)
+			break;
+		done++;
+		folio = ksm_stable_folio(stable, false);
+		if (IS_ERR(folio)) {
+			/* Being migrated by someone who dropped our pin? Later. */
+			list_move_tail(&stable->pin_link, &kept);
+			continue;
+		}
+		if (!folio_mapped(folio)) {
+			folio_put(folio);
+			ksm_stable_forget(stable);
+		} else if (mapped) {
+			ksm_stable_unpin(stable, folio);
+			folio_put(folio);
+		} else {
+			folio_put(folio);
+			list_move_tail(&stable->pin_link, &kept);
+		}
+		cond_resched();
+	}
+	list_splice_tail(&kept, &ksm_pins);
+	return done;
 }
 
-/*
- * Drop every pin.  A folio whose node is stale has no pin to drop: its
- * node was dismantled, and the pin with it, before it could be freed.
+/**
+ * ksm_stable_release_pins() - free a few pinned folios no longer mapped
+ *
+ * Called once a batch, so that a KSM folio of hardened mode whose last
+ * mapping went away is freed soon, not only at the next visit of its
+ * address or at the next prune.
+ *
+ * Context: ksm_mutex held; may sleep.
  */
-static void ksm_stable_unpin_all(void)
+void ksm_stable_release_pins(void)
 {
-	lockdep_assert_held(&ksm_mutex);
-	if (ksm_stable_pinned)
-		ksm_stable_walk(ksm_stable_unpin_one, NULL);
+	ksm_pins_scan(KSM_PINS_PER_BATCH, false);
 }
 
 static unsigned long ksm_stable_shrink_count(struct shrinker *s, struct shrink_control *sc)
 {
-	return READ_ONCE(ksm_stable_pinned);
+	return READ_ONCE(ksm_pins_nr);
 }
 
 /*
- * Reclaim wants memory: let it have the pinned folios.  Reclaim may run
- * in ksmd itself, under ksm_mutex, so the mutex is only tried.
+ * Reclaim wants memory: unmapped pinned folios first, which costs
+ * nothing, then mapped ones, which reclaim may then take.  Reclaim may
+ * run in ksmd itself, under ksm_mutex, so the mutex is only tried.
  */
 static unsigned long ksm_stable_shrink_scan(struct shrinker *s, struct shrink_control *sc)
 {
-	unsigned long was;
+	unsigned long was, freed;
 
 	if (!mutex_trylock(&ksm_mutex))
 		return SHRINK_STOP;
-	was = ksm_stable_pinned;
-	ksm_stable_unpin_all();
+	was = ksm_pins_nr;
+	ksm_pins_scan(sc->nr_to_scan, false);
+	if (was - ksm_pins_nr < sc->nr_to_scan)
+		ksm_pins_scan(sc->nr_to_scan - (was - ksm_pins_nr), true);
+	freed = was - ksm_pins_nr;
 	mutex_unlock(&ksm_mutex);
-	return was - ksm_stable_pinned;
+	return freed;
 }
 
 #ifdef CONFIG_MEMORY_HOTREMOVE
@@ -808,7 +866,13 @@ static int ksm_stable_memory_event(struct notifier_block *nb, unsigned long acti
 	/* Pinned folios could not be migrated out of the range. */
 	if (action == MEM_GOING_OFFLINE) {
 		ksm_mutex_lock();
-		ksm_stable_unpin_all();
+		ksm_pins_blocked = true;
+		ksm_pins_scan(ksm_pins_nr, true);
+		mutex_unlock(&ksm_mutex);
+	}
+	if (action == MEM_CANCEL_OFFLINE) {
+		ksm_mutex_lock();
+		ksm_pins_blocked = false;
 		mutex_unlock(&ksm_mutex);
 	}
 	if (action == MEM_OFFLINE) {
@@ -816,6 +880,7 @@ static int ksm_stable_memory_event(struct notifier_block *nb, unsigned long acti
 
 		ksm_mutex_lock();
 		ksm_stable_walk(ksm_stable_drop_in_range, range);
+		ksm_pins_blocked = false;
 		mutex_unlock(&ksm_mutex);
 	}
 	return NOTIFY_OK;
@@ -835,14 +900,11 @@ int __init ksm_stable_init(void)
 				    GFP_KERNEL);
 	ksm_stable_bits = KSM_STABLE_MIN_BITS;
 	ksm_stable_shrinker = shrinker_alloc(0, "ksm-pins");
-	if (ksm_stable_shrinker) {
-		ksm_stable_shrinker->count_objects = ksm_stable_shrink_count;
-		ksm_stable_shrinker->scan_objects = ksm_stable_shrink_scan;
-		/* A whole walk of the index per call: rarely. */
-		ksm_stable_shrinker->seeks = DEFAULT_SEEKS * 4;
-		shrinker_register(ksm_stable_shrinker);
-	}
-	if (!ksm_stable_cache || !ksm_member_cache || !ksm_stable_table) {
+	if (!ksm_stable_cache || !ksm_member_cache || !ksm_stable_table ||
+	    !ksm_stable_shrinker) {
+		if (ksm_stable_shrinker)
+			shrinker_free(ksm_stable_shrinker);
+		ksm_stable_shrinker = NULL;
 		kmem_cache_destroy(ksm_stable_cache);
 		kmem_cache_destroy(ksm_member_cache);
 		kvfree(ksm_stable_table);
@@ -851,6 +913,9 @@ int __init ksm_stable_init(void)
 		ksm_stable_table = NULL;
 		return -ENOMEM;
 	}
+	ksm_stable_shrinker->count_objects = ksm_stable_shrink_count;
+	ksm_stable_shrinker->scan_objects = ksm_stable_shrink_scan;
+	shrinker_register(ksm_stable_shrinker);
 #ifdef CONFIG_MEMORY_HOTREMOVE
 	hotplug_memory_notifier(ksm_stable_memory_event, KSM_CALLBACK_PRI);
 #endif

@@ -26,6 +26,7 @@
  * @owner: the tenant (memory cgroup) it counts as shared in; ksm_mutex
  * @pinned: the engine holds a reference on the folio (hardened mode), so
  *	that unmapping its last mapping never frees it; ksm_mutex
+ * @pin_link: entry in the list of pinned nodes; ksm_mutex
  * @sealed: with CONFIG_DEBUG_VM, the content hash taken once the folio
  *	became KSM, for ksm_stable_check(); set before the node is indexed
  *
@@ -41,6 +42,7 @@ struct ksm_stable {
 	u64 domain;
 	struct ksm_tenant *owner;
 	bool pinned;
+	struct list_head pin_link;
 #ifdef CONFIG_DEBUG_VM
 	u64 sealed;
 #endif
@@ -79,7 +81,8 @@ void ksm_member_add(struct ksm_member *m, struct ksm_stable *stable, struct ksm_
 void ksm_member_del(struct ksm_member *m);
 void ksm_member_replace(struct ksm_member *m);
 void ksm_stable_forget(struct ksm_stable *stable);
-void ksm_stable_pin(struct ksm_stable *stable);
+void ksm_stable_pin(struct ksm_stable *stable, struct folio *folio);
+void ksm_stable_release_pins(void);
 void ksm_stable_walk(void (*fn)(struct ksm_stable *stable, void *arg), void *arg);
 bool ksm_stable_forget_all(void);
 bool ksm_stable_empty(void);

@@ -489,18 +489,32 @@ long ksm_general_profit(void)
 	       (long)(READ_ONCE(ksm_stats.items) * KSM_ENTRY_BYTES);
 }
 
-/* The id of @mm's memory cgroup, or 0 without the memory controller. */
-static u64 ksm_memcg_domain(struct mm_struct *mm)
+/**
+ * ksm_slot_memcg() - the memory cgroup an mm is in now
+ * @slot: the mm's slot; the mm is alive (the caller holds a user reference)
+ *
+ * An mm whose owner task exited (it is being torn down, or still held by
+ * someone else) keeps the cgroup it was last found in: it did not move,
+ * whatever get_mem_cgroup_from_mm() would say then.
+ *
+ * Context: ksm_mutex held.
+ * Return: the cgroup's id (cgroup ids are never reused while the system
+ * runs), or 0 without the memory controller.
+ */
+u64 ksm_slot_memcg(struct ksm_slot *slot)
 {
 #ifdef CONFIG_MEMCG
-	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(mm);
-	u64 id;
+	struct mem_cgroup *memcg;
 
-	if (!memcg)
-		return 0;
-	id = cgroup_id(memcg->css.cgroup);
-	mem_cgroup_put(memcg);
-	return id;
+	lockdep_assert_held(&ksm_mutex);
+	if (mem_cgroup_disabled() || !rcu_access_pointer(slot->mm->owner))
+		return slot->memcg_id;
+	memcg = get_mem_cgroup_from_mm(slot->mm);
+	if (memcg) {
+		slot->memcg_id = cgroup_id(memcg->css.cgroup);
+		mem_cgroup_put(memcg);
+	}
+	return slot->memcg_id;
 #else
 	return 0;
 #endif
@@ -517,13 +531,14 @@ static u64 ksm_memcg_domain(struct mm_struct *mm)
  * The mode changes only while no KSM folio exists, so values of two
  * modes never meet in an index.
  *
+ * Context: ksm_mutex held.
  * Return: the domain.
  */
-u64 ksm_slot_domain(const struct ksm_slot *slot)
+u64 ksm_slot_domain(struct ksm_slot *slot)
 {
 	switch (READ_ONCE(ksm_knobs.domain)) {
 	case KSM_DOMAIN_MEMCG:
-		return ksm_memcg_domain(slot->mm);
+		return ksm_slot_memcg(slot);
 	case KSM_DOMAIN_PROCESS:
 		return slot->seq;
 	default:

@@ -103,6 +103,16 @@ struct ksm_tenant;
  *                                exec)
  *     xa_lock of ksm_slot_ids   (slot ids; nothing is taken under it)
  *
+ *   xa_lock of the tenants      (tenant.c: under ksm_mutex; readers of
+ *                                memory.ksm_stat use RCU only)
+ *
+ * Reclaim may enter the engine's shrinker (hardened mode's pins) from any
+ * context, ksmd's own allocations under ksm_mutex included: it only tries
+ * ksm_mutex.  ksmd itself charges the frames of hardened mode to memory
+ * cgroups (before it locks the page that moves), and takes unsharing
+ * faults (merge domains) under ksm_mutex and an mm's mmap_lock, as
+ * run=2 does.
+ *
  * A swap-in holds the folio lock of a KSM folio (and the faulting VMA's
  * lock, or swapoff the mmap_lock) while ksm_might_need_to_copy() reads
  * its member list.
@@ -131,6 +141,7 @@ struct ksm_tenant;
  * @id: number of the slot in unstable-index locations, never 0
  * @seq: number of the slot, never reused (unlike @id): the mm's merge
  *	domain when each process is a domain of its own
+ * @memcg_id: id of the memory cgroup ksmd last found the mm in; ksm_mutex
  * @tenant: the memory cgroup the mm's savings are counted in, referenced;
  *	NULL until ksmd first visits the mm; ksm_mutex
  * @zero_seen: the mm's KSM zero pages as last counted in @tenant; ksm_mutex
@@ -142,6 +153,7 @@ struct ksm_slot {
 	struct xarray items;
 	unsigned int id;
 	u64 seq;
+	u64 memcg_id;
 	struct ksm_tenant *tenant;
 	long zero_seen;
 };
@@ -323,7 +335,8 @@ void ksm_exit_defer(void);
 bool ksm_exits_waiting(void);
 bool ksm_exits_take(void);
 long ksm_general_profit(void);
-u64 ksm_slot_domain(const struct ksm_slot *slot);
+u64 ksm_slot_memcg(struct ksm_slot *slot);
+u64 ksm_slot_domain(struct ksm_slot *slot);
 bool ksm_zero_pages_allowed(void);
 int ksm_state_init(void);
 void ksm_state_open(void);

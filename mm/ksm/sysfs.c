@@ -318,8 +318,8 @@ KSM_RW(run, ksm_sysfs_run_show, ksm_sysfs_run_store);
  * The knobs that change how KSM folios are indexed may only change while
  * there are none: after run=2, or before anything merged.  Those that
  * change which pages may share (@scope: merge_domain, hardened) also
- * wait for the zero pages KSM placed to go, and empty the unstable
- * index, whose keys they change.
+ * wait for the zero pages KSM placed to go, and forget every tracking
+ * entry and the unstable index, as run=2 does: their keys change.
  */
 static int ksm_change_index_knob(int *field, int v, bool scope)
 {
@@ -327,14 +327,12 @@ static int ksm_change_index_knob(int *field, int v, bool scope)
 
 	ksm_mutex_lock();
 	if (*field != v) {
-		if (READ_ONCE(ksm_stats.pages_shared) || !ksm_stable_forget_all() ||
-		    (scope && atomic_long_read(&ksm_zero_pages))) {
+		if (READ_ONCE(ksm_stats.pages_shared) ||
+		    (scope && atomic_long_read(&ksm_zero_pages)) ||
+		    !(scope ? ksm_forget_all() : ksm_stable_forget_all()))
 			err = -EBUSY;
-		} else {
-			if (scope)
-				ksm_scan_forget();
+		else
 			WRITE_ONCE(*field, v);
-		}
 	}
 	mutex_unlock(&ksm_mutex);
 	return err;

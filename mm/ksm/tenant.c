@@ -114,17 +114,14 @@ static void ksm_tenant_sync_zero(struct ksm_slot *slot)
  */
 void ksm_tenant_visit(struct ksm_slot *slot)
 {
-	struct mem_cgroup *memcg;
 	struct ksm_tenant *t;
 	u64 id;
 
 	lockdep_assert_held(&ksm_mutex);
 	if (mem_cgroup_disabled())
 		return;
-	memcg = get_mem_cgroup_from_mm(slot->mm);
-	id = cgroup_id(memcg->css.cgroup);
-	mem_cgroup_put(memcg);
-	if (!slot->tenant || slot->tenant->id != id) {
+	id = ksm_slot_memcg(slot);
+	if (id && (!slot->tenant || slot->tenant->id != id)) {
 		t = ksm_tenant_get(id);
 		if (t) {
 			if (slot->tenant) {
