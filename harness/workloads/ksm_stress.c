@@ -1433,8 +1433,11 @@ static bool munmap_forgets(void)
 	/*
 	 * Start from an empty engine: nodes of KSM folios that exited
 	 * processes still mapped when their slots were freed wait for the
-	 * periodic prune, and are not this range's metadata.
+	 * periodic prune, and are not this range's metadata.  The prune
+	 * runs at the end of every pass here, so that those whose folio an
+	 * exit freed after run=2 are gone by the count too.
 	 */
+	ksm_write("stable_node_chains_prune_millisecs", 0);
 	ksm_write("run", 0);
 	ksm_write("run", 2);
 	ksm_write("run", 1);
