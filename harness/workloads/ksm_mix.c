@@ -42,23 +42,6 @@ struct sample {
 
 static long psize;
 
-/* Write @val to the string knob @name; -1 if it cannot be. */
-static int knob_put(const char *name, const char *val)
-{
-	char path[256];
-	FILE *f;
-	int ret;
-
-	snprintf(path, sizeof(path), KSM "%s", name);
-	f = fopen(path, "w");
-	if (!f)
-		return -1;
-	ret = fputs(val, f) < 0 ? -1 : 0;
-	if (fclose(f))
-		ret = -1;
-	return ret;
-}
-
 /* Kind of page @i of an image: 0-5 image, 6 zero, 7-8 unique, 9 volatile. */
 static int kind(size_t i)
 {
@@ -160,7 +143,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if ((hardened && ksm_write("hardened", 1)) ||
-	    (domain && knob_put("merge_domain", domain)))
+	    (domain && ksm_write_str("merge_domain", domain)))
 		return 4;
 	ksm_write("pages_to_scan", 2000);
 	ksm_write("sleep_millisecs", 20);
@@ -209,7 +192,7 @@ int main(int argc, char **argv)
 	if (hardened)
 		ksm_write("hardened", 0);
 	if (domain)
-		knob_put("merge_domain", "global");
+		ksm_write_str("merge_domain", "global");
 
 	first_tail = ns - ns / 5;
 	for (k = first_tail; k < ns; k++) {

@@ -51,6 +51,23 @@ static inline int ksm_write(const char *name, long v)
 	return ret;
 }
 
+/* Write the string @val to @name; 0, or -1 if it cannot be. */
+static inline int ksm_write_str(const char *name, const char *val)
+{
+	char path[256];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), KSM "%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	ret = fputs(val, f) < 0 ? -1 : 0;
+	if (fclose(f))
+		ret = -1;
+	return ret;
+}
+
 static inline pid_t find_ksmd(void)
 {
 	char path[300], comm[32];

@@ -196,45 +196,12 @@ static int distinct_frames(struct tenant *t)
 	return n;
 }
 
-static int put_str(const char *name, const char *val)
-{
-	char path[256];
-	int fd, ret;
-
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
-static bool get_str(const char *name, char *buf, size_t len)
-{
-	char path[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return true;
-}
-
 /* A fresh start in domain @mode, hardened or not. */
 static bool start_in(const char *mode, int hardened)
 {
 	ksm_put("run", 2);
 	ksm_put("use_zero_pages", 0);
-	if (put_str("merge_domain", mode) || ksm_put("hardened", hardened))
+	if (ksm_put_str("merge_domain", mode) || ksm_put("hardened", hardened))
 		return false;
 	ksm_fresh_start();
 	return true;
@@ -243,7 +210,7 @@ static bool start_in(const char *mode, int hardened)
 static void back_to_global(void)
 {
 	ksm_put("run", 2);
-	put_str("merge_domain", "global");
+	ksm_put_str("merge_domain", "global");
 	ksm_put("hardened", 0);
 	ksm_put("use_zero_pages", 0);
 	ksm_stop();
@@ -286,21 +253,21 @@ static void test_knobs(void)
 	bool ok = true;
 
 	ksm_put("run", 2);
-	ok &= get_str("merge_domain", buf, sizeof(buf)) &&
+	ok &= ksm_get_str("merge_domain", buf, sizeof(buf)) &&
 	      !strcmp(buf, "[global] memcg process");
-	ok &= get_str("hardened", buf, sizeof(buf)) && !strcmp(buf, "0");
-	ok &= put_str("merge_domain", "bogus") == -EINVAL;
-	ok &= put_str("merge_domain", "\n") == -EINVAL;
-	ok &= put_str("hardened", "2") == -EINVAL;
-	ok &= put_str("hardened", "-1") == -EINVAL;
-	ok &= put_str("hardened", "yes") == -EINVAL;
-	ok &= put_str("merge_domain", "process\n") == 0;
-	ok &= get_str("merge_domain", buf, sizeof(buf)) &&
+	ok &= ksm_get_str("hardened", buf, sizeof(buf)) && !strcmp(buf, "0");
+	ok &= ksm_put_str("merge_domain", "bogus") == -EINVAL;
+	ok &= ksm_put_str("merge_domain", "\n") == -EINVAL;
+	ok &= ksm_put_str("hardened", "2") == -EINVAL;
+	ok &= ksm_put_str("hardened", "-1") == -EINVAL;
+	ok &= ksm_put_str("hardened", "yes") == -EINVAL;
+	ok &= ksm_put_str("merge_domain", "process\n") == 0;
+	ok &= ksm_get_str("merge_domain", buf, sizeof(buf)) &&
 	      !strcmp(buf, "global memcg [process]");
-	ok &= put_str("merge_domain", "memcg") == 0;
-	ok &= get_str("merge_domain", buf, sizeof(buf)) &&
+	ok &= ksm_put_str("merge_domain", "memcg") == 0;
+	ok &= ksm_get_str("merge_domain", buf, sizeof(buf)) &&
 	      !strcmp(buf, "global [memcg] process");
-	ok &= put_str("merge_domain", "global") == 0;
+	ok &= ksm_put_str("merge_domain", "global") == 0;
 	ok &= ksm_put("hardened", 1) == 0 && ksm_put("hardened", 0) == 0;
 	if (!ok)
 		ksft_print_msg("format or validation differ\n");
@@ -312,8 +279,8 @@ static void test_knobs(void)
 		return;
 	}
 	ok &= wait_counts(2, NPAGES - 2);
-	ok &= put_str("merge_domain", "process") == -EBUSY;
-	ok &= put_str("merge_domain", "global") == 0;
+	ok &= ksm_put_str("merge_domain", "process") == -EBUSY;
+	ok &= ksm_put_str("merge_domain", "global") == 0;
 	ok &= ksm_put("hardened", 1) == -EBUSY;
 	ok &= ksm_put("hardened", 0) == 0;
 	/* Zero pages KSM placed hold them back too. */
@@ -329,11 +296,11 @@ static void test_knobs(void)
 	while (ksm_get("ksm_zero_pages") < NPAGES && ksm_wait_scans(1))
 		;
 	ok &= ksm_get("ksm_zero_pages") == NPAGES;
-	ok &= put_str("merge_domain", "memcg") == -EBUSY;
+	ok &= ksm_put_str("merge_domain", "memcg") == -EBUSY;
 	ok &= ksm_put("hardened", 1) == -EBUSY;
 	/* run=2 gives them back: then the knobs change. */
 	ok &= ksm_put("run", 2) == 0;
-	ok &= put_str("merge_domain", "memcg") == 0 && ksm_put("hardened", 1) == 0;
+	ok &= ksm_put_str("merge_domain", "memcg") == 0 && ksm_put("hardened", 1) == 0;
 	tenant_stop(&t);
 	back_to_global();
 	ksft_test_result(ok, "merge_domain and hardened: format, EINVAL and EBUSY rules\n");
@@ -455,7 +422,7 @@ static void test_zero_pages_in_domains(void)
 	bool ok = true;
 
 	ksm_put("run", 2);
-	ok &= put_str("merge_domain", "process") == 0;
+	ok &= ksm_put_str("merge_domain", "process") == 0;
 	ksm_put("use_zero_pages", 1);
 	ksm_put("sleep_millisecs", 0);
 	ksm_put("pages_to_scan", 10000);
@@ -545,7 +512,7 @@ static void test_hardened_domains(void)
 	bool ok = true;
 
 	ksm_put("run", 2);
-	ok &= put_str("merge_domain", "process") == 0 && ksm_put("hardened", 1) == 0;
+	ok &= ksm_put_str("merge_domain", "process") == 0 && ksm_put("hardened", 1) == 0;
 	ksm_put("use_zero_pages", 1);
 	ksm_put("sleep_millisecs", 0);
 	ksm_put("pages_to_scan", 10000);

@@ -109,6 +109,41 @@ static inline int ksm_put_path(const char *path, long val)
 	return ret;
 }
 
+/* Write the string @val to @name of KSM_DIR; 0 or -errno. */
+static inline int ksm_put_str(const char *name, const char *val)
+{
+	char path[256];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+/* Read @name of KSM_DIR into @buf, without its newline; false on error. */
+static inline bool ksm_get_str(const char *name, char *buf, size_t len)
+{
+	char path[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return true;
+}
+
 static inline int ksm_put(const char *name, long val)
 {
 	char path[256];
