@@ -35,10 +35,14 @@
 /* nr_node_ids pools of KSM_FRAMES_PER_NODE slots each; ksm_mutex. */
 static struct folio **ksm_frames;
 
-/* A frame on @nid, with a little direct reclaim if @reclaim, else none. */
+/*
+ * A frame, on @nid if it has unmovable memory (a node of ZONE_MOVABLE
+ * only gives frames of the nearest node that has), with a little direct
+ * reclaim if @reclaim, else none.
+ */
 static struct folio *ksm_frame_alloc(int nid, bool reclaim)
 {
-	gfp_t gfp = GFP_HIGHUSER | __GFP_NOWARN | __GFP_THISNODE;
+	gfp_t gfp = GFP_HIGHUSER | __GFP_NOWARN;
 
 	gfp = reclaim ? gfp | __GFP_NORETRY : gfp & ~__GFP_DIRECT_RECLAIM;
 	return __folio_alloc_node(gfp, 0, nid);
@@ -64,9 +68,14 @@ void ksm_frames_refill(void)
 	for_each_node_state(nid, N_MEMORY) {
 		struct folio **pool = ksm_frames + nid * KSM_FRAMES_PER_NODE;
 
-		for (i = 0; i < KSM_FRAMES_PER_NODE; i++)
+		for (i = 0; i < KSM_FRAMES_PER_NODE; i++) {
+			if (pool[i])
+				continue;
+			pool[i] = ksm_frame_alloc(nid, true);
+			/* Memory is short: try again before the next batch. */
 			if (!pool[i])
-				pool[i] = ksm_frame_alloc(nid, true);
+				break;
+		}
 	}
 }
 

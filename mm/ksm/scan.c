@@ -1429,6 +1429,10 @@ void ksm_scan_batch(unsigned int budget)
 	};
 
 	lockdep_assert_held(&ksm_mutex);
+	/* Hardened mode's frames and pins, once a batch, with no mmap_lock held. */
+	if (READ_ONCE(ksm_knobs.hardened))
+		ksm_frames_refill();
+	ksm_stable_release_pins();
 	while (ksm_budget_left(&bg) && ksm_stats.full_scans == passes) {
 		enum ksm_slot_end end;
 		struct ksm_slot *slot;
@@ -1441,16 +1445,9 @@ void ksm_scan_batch(unsigned int budget)
 				return;
 			ksm_pass_start();
 		}
-		/*
-		 * No mmap_lock is held here: the indexes grow now, if they
-		 * must, the frame pool is refilled, and unmapped pinned folios
-		 * are freed.
-		 */
+		/* No mmap_lock is held here: the indexes grow now, if they must. */
 		ksm_stable_grow();
 		ksm_utable_grow(&ksm_unstable);
-		if (READ_ONCE(ksm_knobs.hardened))
-			ksm_frames_refill();
-		ksm_stable_release_pins();
 		if (!mmget_not_zero(slot->mm)) {
 			ksm_reap_at_cursor(slot);
 			ksm_budget_use(&bg, 1, 1);

@@ -39,11 +39,13 @@ static struct kmem_cache *ksm_member_cache;
  * may ask the shrinker for more.
  *
  * A pinned folio cannot be migrated or reclaimed, so only folios that
- * may stay put long-term are pinned (not ZONE_MOVABLE or CMA, not in an
- * isolated pageblock), and not while memory goes offline, which drops
- * every pin first.  The shrinker lets unmapped folios go first, which
- * costs nothing; mapped ones only when reclaim wants more.  ksmd pins a
- * folio again at its next visit of a mapping.
+ * may stay put long-term are pinned: in an unmovable pageblock outside
+ * ZONE_MOVABLE and CMA (the frames of frames.c are), not in an isolated
+ * one, and not while memory goes offline, which drops every pin first.
+ * The shrinker lets unmapped folios go first, which costs nothing, and
+ * mapped ones only when reclaim wants more.  ksmd pins a folio again at
+ * its next visit of a mapping, unless migration moved it to a pageblock
+ * that must stay movable.
  *
  * All of it belongs to the ksm_mutex holder.
  */
@@ -586,6 +588,7 @@ void ksm_stable_pin(struct ksm_stable *stable, struct folio *folio)
 {
 	lockdep_assert_held(&ksm_mutex);
 	if (stable->pinned || ksm_pins_blocked || !folio_is_longterm_pinnable(folio) ||
+	    is_migrate_movable(get_pageblock_migratetype(&folio->page)) ||
 	    is_migrate_isolate_page(&folio->page))
 		return;
 	folio_get(folio);
@@ -747,58 +750,71 @@ bool ksm_stable_forget_all(void)
 	return ksm_stable_empty();
 }
 
+/* What a look at the pinned folios does (see ksm_pins_scan()). */
+enum ksm_pins_mode {
+	KSM_PINS_FREE_UNMAPPED,	/* ksmd: dismantle unmapped folios' nodes */
+	KSM_PINS_DROP_UNMAPPED,	/* reclaim: unpin unmapped folios */
+	KSM_PINS_DROP_ALL,	/* reclaim, offlining: unpin every folio */
+};
+
 /*
- * Look at up to @nr pinned folios, oldest first: free those that are no
- * longer mapped, with their node, and, if @mapped, let the others go
- * too.  Folios kept are moved to the end.  Returns how many were looked at.
+ * Look at up to @nr pinned folios, oldest first, and act on them as
+ * @mode says; folios left pinned move to the end.  Only ksmd's mode
+ * takes folio locks (through ksm_stable_forget()): reclaim may run with
+ * a KSM folio locked (swap-in), so it only drops references.  Returns
+ * how many folios that were no longer mapped were let go.
  */
-static unsigned long ksm_pins_scan(unsigned long nr, bool mapped)
+static unsigned long ksm_pins_scan(unsigned long nr, enum ksm_pins_mode mode)
 {
 	struct ksm_stable *stable, *tmp;
-	unsigned long done = 0;
+	unsigned long done = 0, freed = 0;
 	LIST_HEAD(kept);
 
 	lockdep_assert_held(&ksm_mutex);
 	list_for_each_entry_safe(stable, tmp, &ksm_pins, pin_link) {
 		struct folio *folio;
+		bool mapped;
 
 		if (done == nr)
 			break;
 		done++;
 		folio = ksm_stable_folio(stable, false);
 		if (IS_ERR(folio)) {
-			/* Being migrated by someone who dropped our pin? Later. */
 			list_move_tail(&stable->pin_link, &kept);
 			continue;
 		}
-		if (!folio_mapped(folio)) {
+		mapped = folio_mapped(folio);
+		freed += !mapped;
+		if (!mapped && mode == KSM_PINS_FREE_UNMAPPED) {
 			folio_put(folio);
 			ksm_stable_forget(stable);
-		} else if (mapped) {
-			ksm_stable_unpin(stable, folio);
-			folio_put(folio);
-		} else {
-			folio_put(folio);
-			list_move_tail(&stable->pin_link, &kept);
+			continue;
 		}
-		cond_resched();
+		if (!mapped || mode == KSM_PINS_DROP_ALL)
+			ksm_stable_unpin(stable, folio);
+		else
+			list_move_tail(&stable->pin_link, &kept);
+		folio_put(folio);
+		if (mode == KSM_PINS_FREE_UNMAPPED)
+			cond_resched();
 	}
 	list_splice_tail(&kept, &ksm_pins);
-	return done;
+	return freed;
 }
 
 /**
  * ksm_stable_release_pins() - free a few pinned folios no longer mapped
  *
- * Called once a batch, so that a KSM folio of hardened mode whose last
- * mapping went away is freed soon, not only at the next visit of its
- * address or at the next prune.
+ * Called before every batch, so that a KSM folio of hardened mode whose
+ * last mapping went away is freed soon, not only at the next visit of
+ * its address or at the next prune.  (Exits and run=2 let their folios
+ * go as they drop the last members.)
  *
  * Context: ksm_mutex held; may sleep.
  */
 void ksm_stable_release_pins(void)
 {
-	ksm_pins_scan(KSM_PINS_PER_BATCH, false);
+	ksm_pins_scan(KSM_PINS_PER_BATCH, KSM_PINS_FREE_UNMAPPED);
 }
 
 static unsigned long ksm_stable_shrink_count(struct shrinker *s, struct shrink_control *sc)
@@ -809,19 +825,18 @@ static unsigned long ksm_stable_shrink_count(struct shrinker *s, struct shrink_c
 /*
  * Reclaim wants memory: unmapped pinned folios first, which costs
  * nothing, then mapped ones, which reclaim may then take.  Reclaim may
- * run in ksmd itself, under ksm_mutex, so the mutex is only tried.
+ * run in ksmd itself, under ksm_mutex, so the mutex is only tried, and
+ * with a KSM folio locked, so no folio lock is taken.
  */
 static unsigned long ksm_stable_shrink_scan(struct shrinker *s, struct shrink_control *sc)
 {
-	unsigned long was, freed;
+	unsigned long freed;
 
 	if (!mutex_trylock(&ksm_mutex))
 		return SHRINK_STOP;
-	was = ksm_pins_nr;
-	ksm_pins_scan(sc->nr_to_scan, false);
-	if (was - ksm_pins_nr < sc->nr_to_scan)
-		ksm_pins_scan(sc->nr_to_scan - (was - ksm_pins_nr), true);
-	freed = was - ksm_pins_nr;
+	freed = ksm_pins_scan(sc->nr_to_scan, KSM_PINS_DROP_UNMAPPED);
+	if (freed < sc->nr_to_scan)
+		ksm_pins_scan(sc->nr_to_scan - freed, KSM_PINS_DROP_ALL);
 	mutex_unlock(&ksm_mutex);
 	return freed;
 }
@@ -867,7 +882,7 @@ static int ksm_stable_memory_event(struct notifier_block *nb, unsigned long acti
 	if (action == MEM_GOING_OFFLINE) {
 		ksm_mutex_lock();
 		ksm_pins_blocked = true;
-		ksm_pins_scan(ksm_pins_nr, true);
+		ksm_pins_scan(ksm_pins_nr, KSM_PINS_DROP_ALL);
 		mutex_unlock(&ksm_mutex);
 	}
 	if (action == MEM_CANCEL_OFFLINE) {

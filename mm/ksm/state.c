@@ -504,16 +504,16 @@ long ksm_general_profit(void)
 u64 ksm_slot_memcg(struct ksm_slot *slot)
 {
 #ifdef CONFIG_MEMCG
-	struct mem_cgroup *memcg;
+	struct task_struct *owner;
 
 	lockdep_assert_held(&ksm_mutex);
-	if (mem_cgroup_disabled() || !rcu_access_pointer(slot->mm->owner))
+	if (mem_cgroup_disabled())
 		return slot->memcg_id;
-	memcg = get_mem_cgroup_from_mm(slot->mm);
-	if (memcg) {
-		slot->memcg_id = cgroup_id(memcg->css.cgroup);
-		mem_cgroup_put(memcg);
-	}
+	rcu_read_lock();
+	owner = rcu_dereference(slot->mm->owner);
+	if (owner)
+		slot->memcg_id = cgroup_id(mem_cgroup_from_task(owner)->css.cgroup);
+	rcu_read_unlock();
 	return slot->memcg_id;
 #else
 	return 0;
@@ -536,9 +536,16 @@ u64 ksm_slot_memcg(struct ksm_slot *slot)
  */
 u64 ksm_slot_domain(struct ksm_slot *slot)
 {
+	u64 id;
+
 	switch (READ_ONCE(ksm_knobs.domain)) {
 	case KSM_DOMAIN_MEMCG:
-		return ksm_slot_memcg(slot);
+		id = ksm_slot_memcg(slot);
+		/*
+		 * Never found in a cgroup (its owner exited first): a domain
+		 * of its own, far above any cgroup id.
+		 */
+		return id ?: ~slot->seq;
 	case KSM_DOMAIN_PROCESS:
 		return slot->seq;
 	default:
