@@ -505,6 +505,52 @@ static void test_hardened(void)
 	ksft_test_result(ok, "hardened: every page KSM on a fresh frame, one fault a write\n");
 }
 
+/*
+ * Hardened mode under reclaim: drop_caches makes every shrinker give up
+ * what it can, the engine's references on its KSM pages included.  The
+ * pages stay KSM and intact, a write to each still faults once (ksmd
+ * took them again), and after munmap ksmd frees them all.
+ */
+static void test_hardened_reclaim(void)
+{
+	const int n = 128;
+	int i, faults_bad = 0, waited;
+	bool ok = true;
+	char *map;
+
+	if (!start_in("global", 1)) {
+		ksft_test_result_fail("hardened reclaim: setup\n");
+		return;
+	}
+	map = map_pages(n);
+	for (i = 0; i < n; i++)
+		fill(map + i * psize, 7000 + i);
+	madvise(map, n * psize, MADV_MERGEABLE);
+	ok &= wait_counts(n, 0);
+	ok &= write_file("/proc/sys/vm/drop_caches", "2");
+	ok &= ksm_wait_scans(2) && ksm_get("pages_shared") == n;
+	ok &= smaps_ksm_kb(map) == n * (long)psize / 1024;
+	for (i = 0; i < n; i++) {
+		long f = minor_faults();
+
+		map[i * psize] ^= 1;
+		faults_bad += minor_faults() - f != 1;
+		map[i * psize] ^= 1;
+		ok &= check(map + i * psize, 7000 + i);
+	}
+	ok &= !faults_bad;
+	munmap(map, n * psize);
+	/* Nothing is left to scan, so no pass ends: poll. */
+	for (waited = 0; waited < 100 && ksm_get("pages_shared"); waited++)
+		usleep(100000);
+	ok &= !ksm_get("pages_shared") && !ksm_get("pages_sharing");
+	if (!ok)
+		ksft_print_msg("%d writes not one fault; pages_shared %ld at the end\n",
+			       faults_bad, ksm_get("pages_shared"));
+	back_to_global();
+	ksft_test_result(ok, "hardened: pages stay KSM through reclaim and go with munmap\n");
+}
+
 /* Hardened mode inside process domains, with zero pages: nothing crosses. */
 static void test_hardened_domains(void)
 {
@@ -682,6 +728,7 @@ static const struct ksm_test tests[] = {
 	{ "move", test_memcg_move, 1 },
 	{ "zero", test_zero_pages_in_domains, 1 },
 	{ "hardened", test_hardened, 1 },
+	{ "hardened_reclaim", test_hardened_reclaim, 1 },
 	{ "hardened_domains", test_hardened_domains, 1 },
 	{ "accounting", test_accounting, 1 },
 };
