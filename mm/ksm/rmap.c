@@ -206,13 +206,15 @@ static bool ksm_swapin_reusable(struct folio *folio, struct vm_area_struct *vma,
 	/*
 	 * A KSM folio is mapped again only where ksmd may track it: not
 	 * while run=2 unmerges everything, not in a VMA that stopped being
-	 * mergeable (its swap entries outlive the unmerge walk), and only
-	 * where the reverse map will find the mapping.
+	 * mergeable (its swap entries outlive the unmerge walk), only where
+	 * the reverse map will find the mapping, and only in its merge
+	 * domain (a process that moved, a fork child in process domains).
 	 */
 	if (folio_test_ksm(folio))
 		return ksm_folio_stable(folio) && (vma->vm_flags & VM_MERGEABLE) &&
 		       !(READ_ONCE(ksm_knobs.run) & KSM_RUN_UNMERGE) &&
-		       ksm_member_covers(folio, vma, addr & PAGE_MASK);
+		       ksm_member_covers(folio, vma, addr & PAGE_MASK) &&
+		       ksm_mm_in_domain(vma->vm_mm, ksm_folio_stable(folio)->domain);
 	anon_vma = folio_anon_vma(folio);
 	if (!anon_vma)
 		return true;

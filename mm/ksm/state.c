@@ -554,6 +554,45 @@ u64 ksm_slot_domain(struct ksm_slot *slot)
 }
 
 /**
+ * ksm_mm_in_domain() - tell, outside ksmd, whether an mm is in a domain
+ * @mm: a live mm
+ * @domain: a merge domain, as ksm_slot_domain() names them
+ *
+ * For the swap-in path, which must not map a KSM folio of another domain:
+ * it holds neither ksm_mutex nor anything that keeps @mm's cgroup still,
+ * so an mm whose domain cannot be told (its owner exited, it has no
+ * slot) counts as outside.
+ *
+ * Return: true if @mm belongs to @domain now.
+ */
+bool ksm_mm_in_domain(struct mm_struct *mm, u64 domain)
+{
+	struct task_struct *owner;
+	struct ksm_slot *slot;
+	bool in = false;
+
+	switch (READ_ONCE(ksm_knobs.domain)) {
+	case KSM_DOMAIN_MEMCG:
+#ifdef CONFIG_MEMCG
+		rcu_read_lock();
+		owner = rcu_dereference(mm->owner);
+		in = owner && !mem_cgroup_disabled() &&
+		     cgroup_id(mem_cgroup_from_task(owner)->css.cgroup) == domain;
+		rcu_read_unlock();
+#endif
+		return in;
+	case KSM_DOMAIN_PROCESS:
+		spin_lock(&ksm_slots_lock);
+		slot = ksm_slot_lookup(mm);
+		in = slot && slot->seq == domain;
+		spin_unlock(&ksm_slots_lock);
+		return in;
+	default:
+		return true;
+	}
+}
+
+/**
  * ksm_zero_pages_allowed() - tell whether use_zero_pages may map the zero page
  *
  * The shared zero page is mapped by every process: merging into it

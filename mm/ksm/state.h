@@ -100,7 +100,8 @@ struct ksm_tenant;
  *
  *   ksm_slots_lock              (spinlock: under ksm_mutex, or under
  *                                mmap_lock for madvise, prctl, fork and
- *                                exec)
+ *                                exec, or under a KSM folio's lock at
+ *                                swap-in, ksm_mm_in_domain())
  *     xa_lock of ksm_slot_ids   (slot ids; nothing is taken under it)
  *
  *   xa_lock of the tenants      (tenant.c: under ksm_mutex; readers of
@@ -337,6 +338,7 @@ bool ksm_exits_take(void);
 long ksm_general_profit(void);
 u64 ksm_slot_memcg(struct ksm_slot *slot);
 u64 ksm_slot_domain(struct ksm_slot *slot);
+bool ksm_mm_in_domain(struct mm_struct *mm, u64 domain);
 bool ksm_zero_pages_allowed(void);
 int ksm_state_init(void);
 void ksm_state_open(void);
