@@ -1314,11 +1314,12 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 {
 	struct ksm_batch *b = &ksm_batch;
 	struct mm_struct *mm = slot->mm;
-	u64 started = ktime_get_ns();
+	u64 started = ktime_get_ns(), domain;
 	struct vm_area_struct *vma;
 	bool cut = false;
 
 	ksm_tenant_visit(slot);
+	domain = ksm_slot_domain(slot);
 	*end = KSM_SLOT_MORE;
 	while (ksm_budget_left(bg) && *end == KSM_SLOT_MORE) {
 		unsigned long start = *pos;
@@ -1340,7 +1341,7 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		}
 		b->slot = slot;
 		b->mm = mm;
-		b->domain = ksm_slot_domain(slot);
+		b->domain = domain;
 		b->vma = vma;
 		b->nr = 0;
 		b->collected = 0;

@@ -574,6 +574,12 @@ static void ksm_stable_drop_members(struct ksm_stable *stable)
 	}
 }
 
+/* Does the engine hold a reference on the folio of @stable? */
+static bool ksm_stable_pinned(const struct ksm_stable *stable)
+{
+	return !list_empty(&stable->pin_link);
+}
+
 /**
  * ksm_stable_pin() - keep the folio of a node until the engine lets it go
  * @stable: the node, in the index or about to be
@@ -587,12 +593,12 @@ static void ksm_stable_drop_members(struct ksm_stable *stable)
 void ksm_stable_pin(struct ksm_stable *stable, struct folio *folio)
 {
 	lockdep_assert_held(&ksm_mutex);
-	if (stable->pinned || ksm_pins_blocked || !folio_is_longterm_pinnable(folio) ||
+	if (ksm_stable_pinned(stable) || ksm_pins_blocked ||
+	    !folio_is_longterm_pinnable(folio) ||
 	    is_migrate_movable(get_pageblock_migratetype(&folio->page)) ||
 	    is_migrate_isolate_page(&folio->page))
 		return;
 	folio_get(folio);
-	stable->pinned = true;
 	list_add_tail(&stable->pin_link, &ksm_pins);
 	WRITE_ONCE(ksm_pins_nr, ksm_pins_nr + 1);
 }
@@ -601,9 +607,8 @@ void ksm_stable_pin(struct ksm_stable *stable, struct folio *folio)
 static void ksm_stable_unpin(struct ksm_stable *stable, struct folio *folio)
 {
 	lockdep_assert_held(&ksm_mutex);
-	if (!stable->pinned)
+	if (!ksm_stable_pinned(stable))
 		return;
-	stable->pinned = false;
 	list_del_init(&stable->pin_link);
 	WRITE_ONCE(ksm_pins_nr, ksm_pins_nr - 1);
 	folio_put(folio);
@@ -710,7 +715,7 @@ static void ksm_stable_prune_one(struct ksm_stable *stable, void *arg)
 		return;
 	}
 	/* A pinned folio is not freed by its last unmapping: it is freed here. */
-	if (stable->pinned && !folio_mapped(folio)) {
+	if (ksm_stable_pinned(stable) && !folio_mapped(folio)) {
 		folio_put(folio);
 		ksm_stable_forget(stable);
 		return;

@@ -24,9 +24,9 @@
  * @domain: merge domain of the mappings (see ksm_slot_domain()), part of
  *	the index key
  * @owner: the tenant (memory cgroup) it counts as shared in; ksm_mutex
- * @pinned: the engine holds a reference on the folio (hardened mode), so
- *	that unmapping its last mapping never frees it; ksm_mutex
- * @pin_link: entry in the list of pinned nodes; ksm_mutex
+ * @pin_link: entry in the list of pinned nodes while the engine holds a
+ *	reference on the folio (hardened mode), so that unmapping its last
+ *	mapping never frees it; empty otherwise; ksm_mutex
  * @sealed: with CONFIG_DEBUG_VM, the content hash taken once the folio
  *	became KSM, for ksm_stable_check(); set before the node is indexed
  *
@@ -41,7 +41,6 @@ struct ksm_stable {
 	int nid;
 	u64 domain;
 	struct ksm_tenant *owner;
-	bool pinned;
 	struct list_head pin_link;
 #ifdef CONFIG_DEBUG_VM
 	u64 sealed;
