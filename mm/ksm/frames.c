@@ -18,10 +18,11 @@
  * a random later merge.  Frames come from unmovable memory (not
  * ZONE_MOVABLE or CMA): the KSM folios made of them are pinned (see
  * stable.c).  The pool belongs to the ksm_mutex holder.  It is emptied
- * when hardened mode ends and before memory goes offline.
+ * when hardened mode ends.  Like any allocation off the LRU, a frame in
+ * the pool keeps its memory block from going offline (isolation fails
+ * before any notifier runs) until then.
  */
 #include <linux/gfp.h>
-#include <linux/memory.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/random.h>
@@ -123,27 +124,4 @@ void ksm_frames_drain(void)
 			folio_put(ksm_frames[i]);
 	kvfree(ksm_frames);
 	ksm_frames = NULL;
-}
-
-#ifdef CONFIG_MEMORY_HOTREMOVE
-static int ksm_frames_memory_event(struct notifier_block *nb, unsigned long action,
-				   void *arg)
-{
-	if (action == MEM_GOING_OFFLINE) {
-		ksm_mutex_lock();
-		ksm_frames_drain();
-		mutex_unlock(&ksm_mutex);
-	}
-	return NOTIFY_OK;
-}
-#endif
-
-/**
- * ksm_frames_init() - have the pools emptied before memory goes offline
- */
-void __init ksm_frames_init(void)
-{
-#ifdef CONFIG_MEMORY_HOTREMOVE
-	hotplug_memory_notifier(ksm_frames_memory_event, KSM_CALLBACK_PRI);
-#endif
 }

@@ -10,6 +10,5 @@
 struct folio *ksm_frame_take(int nid);
 void ksm_frames_refill(void);
 void ksm_frames_drain(void);
-void ksm_frames_init(void);
 
 #endif /* MM_KSM_FRAMES_H */

@@ -12,7 +12,6 @@
 
 #include "state.h"
 #include "content.h"
-#include "frames.h"
 #include "stable.h"
 #include "tenant.h"
 #include "scan.h"
@@ -22,6 +21,12 @@ static struct task_struct *ksmd;
 
 /* How soon ksmd tries again a slot it could not reap. */
 #define KSM_REAP_RETRY_MS	100
+
+/*
+ * How often ksmd, while KSM is stopped, frees the pinned folios of
+ * hardened mode that are no longer mapped (see ksm_stable_release_pins()).
+ */
+#define KSM_PINS_IDLE_MS	1000
 
 /*
  * Reap the slots that exits left behind, when an exit asked for it or
@@ -55,7 +60,7 @@ static bool ksm_should_scan(void)
 
 static int ksm_thread(void *unused)
 {
-	bool reap_again = false;
+	bool reap_again = false, pins = false;
 
 	set_freezable();
 	set_user_nice(current, 5);
@@ -65,6 +70,8 @@ static int ksm_thread(void *unused)
 		reap_again = ksm_reap_exited(reap_again);
 		if (ksm_should_scan())
 			ksm_scan_batch(READ_ONCE(ksm_knobs.pages_to_scan));
+		else
+			pins = ksm_stable_release_pins(true);
 		mutex_unlock(&ksm_mutex);
 		cond_resched();
 
@@ -75,11 +82,13 @@ static int ksm_thread(void *unused)
 						     ms != READ_ONCE(ksm_knobs.sleep_ms) ||
 						     kthread_should_stop(),
 						     msecs_to_jiffies(ms));
-		} else if (reap_again) {
+		} else if (reap_again || pins) {
+			unsigned int ms = reap_again ? KSM_REAP_RETRY_MS : KSM_PINS_IDLE_MS;
+
 			wait_event_freezable_timeout(ksm_wait, ksm_should_scan() ||
 						     ksm_exits_waiting() ||
 						     kthread_should_stop(),
-						     msecs_to_jiffies(KSM_REAP_RETRY_MS));
+						     msecs_to_jiffies(ms));
 		} else {
 			wait_event_freezable(ksm_wait, ksm_should_scan() ||
 					     ksm_exits_waiting() ||
@@ -99,7 +108,6 @@ static int __init ksm_engine_init(void)
 	if (err)
 		goto fail;
 	ksm_content_init();
-	ksm_frames_init();
 	ksm_tenant_init();
 	ksm_scan_init();
 	ksmd = kthread_run(ksm_thread, NULL, "ksmd");

@@ -1314,12 +1314,14 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 {
 	struct ksm_batch *b = &ksm_batch;
 	struct mm_struct *mm = slot->mm;
-	u64 started = ktime_get_ns(), domain;
+	u64 started = ktime_get_ns(), memcg, domain;
 	struct vm_area_struct *vma;
 	bool cut = false;
 
-	ksm_tenant_visit(slot);
-	domain = ksm_slot_domain(slot);
+	/* One reading of the mm's cgroup serves its domain and its accounting. */
+	memcg = ksm_slot_memcg(slot);
+	ksm_tenant_visit(slot, memcg);
+	domain = ksm_domain_of(slot, memcg);
 	*end = KSM_SLOT_MORE;
 	while (ksm_budget_left(bg) && *end == KSM_SLOT_MORE) {
 		unsigned long start = *pos;
@@ -1433,7 +1435,7 @@ void ksm_scan_batch(unsigned int budget)
 	/* Hardened mode's frames and pins, once a batch, with no mmap_lock held. */
 	if (READ_ONCE(ksm_knobs.hardened))
 		ksm_frames_refill();
-	ksm_stable_release_pins();
+	ksm_stable_release_pins(false);
 	while (ksm_budget_left(&bg) && ksm_stats.full_scans == passes) {
 		enum ksm_slot_end end;
 		struct ksm_slot *slot;

@@ -35,27 +35,36 @@ static struct kmem_cache *ksm_member_cache;
  * measurably longer than one to a page that shares (about a microsecond
  * under TCG, see ksm_sidechan).  So the engine holds a reference on each
  * KSM folio of hardened mode and frees it itself once it is unmapped:
- * every batch looks at a few pinned folios, oldest first, and reclaim
- * may ask the shrinker for more.
+ * every batch looks at a share of the pinned folios, oldest first (all
+ * of them within KSM_PINS_ROUNDS batches, and every second while KSM is
+ * stopped), and reclaim may ask the shrinker, which is registered with
+ * every memory cgroup that holds a pinned folio.
  *
- * A pinned folio cannot be migrated or reclaimed, so only folios that
- * may stay put long-term are pinned: in an unmovable pageblock outside
- * ZONE_MOVABLE and CMA (the frames of frames.c are), not in an isolated
- * one, and not while memory goes offline, which drops every pin first.
- * The shrinker lets unmapped folios go first, which costs nothing, and
- * mapped ones only when reclaim wants more.  ksmd pins a folio again at
- * its next visit of a mapping, unless migration moved it to a pageblock
- * that must stay movable.
+ * Reclaim may unmap and swap out a pinned folio, but not free it: the
+ * shrinker drops the pins of unmapped folios, so that the next round of
+ * reclaim frees them.  It never drops the pin of a mapped folio: that
+ * would free nothing, and would bring the signal back until ksmd's next
+ * visit.
+ *
+ * A pinned folio cannot be migrated, so only folios that may stay put
+ * long-term are pinned: in an unmovable pageblock outside ZONE_MOVABLE
+ * and CMA (the frames of frames.c are), not in an isolated one, and not
+ * in a range that is going offline, whose pins are dropped first.  ksmd
+ * pins a folio again at its next visit of a mapping, unless migration
+ * moved it to a pageblock that must stay movable.
  *
  * All of it belongs to the ksm_mutex holder.
  */
 static LIST_HEAD(ksm_pins);		/* pinned nodes, oldest first */
 static unsigned long ksm_pins_nr;	/* their number */
-static bool ksm_pins_blocked;		/* memory is going offline */
+static unsigned long ksm_pins_offline[2];	/* pfns going offline: [start, end) */
 static struct shrinker *ksm_stable_shrinker;
 
 /* Pinned folios a batch looks at, to free those no longer mapped. */
 #define KSM_PINS_PER_BATCH	64
+
+/* Batches in which ksmd looks at every pinned folio once, at least. */
+#define KSM_PINS_ROUNDS		64
 
 /*
  * The index is a hash table of chained buckets, keyed by content hash,
@@ -207,7 +216,8 @@ struct ksm_stable *ksm_stable_alloc(u64 hash, u64 domain)
 void ksm_stable_free(struct ksm_stable *stable)
 {
 	if (WARN_ON_ONCE(!hlist_empty(&stable->members) ||
-			 !hlist_unhashed(&stable->node)))
+			 !hlist_unhashed(&stable->node) ||
+			 !list_empty(&stable->pin_link)))
 		return;
 	kmem_cache_free(ksm_stable_cache, stable);
 }
@@ -574,6 +584,24 @@ static void ksm_stable_drop_members(struct ksm_stable *stable)
 	}
 }
 
+/* Is @folio in the range of pfns that is going offline? */
+static bool ksm_pin_offline(struct folio *folio)
+{
+	unsigned long pfn = folio_pfn(folio);
+
+	return pfn >= ksm_pins_offline[0] && pfn < ksm_pins_offline[1];
+}
+
+/* Have reclaim in @folio's memory cgroup, on its node, call the shrinker. */
+static void ksm_pins_reach(struct folio *folio)
+{
+#ifdef CONFIG_MEMCG
+	rcu_read_lock();
+	set_shrinker_bit(folio_memcg(folio), folio_nid(folio), ksm_stable_shrinker->id);
+	rcu_read_unlock();
+#endif
+}
+
 /* Does the engine hold a reference on the folio of @stable? */
 static bool ksm_stable_pinned(const struct ksm_stable *stable)
 {
@@ -593,7 +621,7 @@ static bool ksm_stable_pinned(const struct ksm_stable *stable)
 void ksm_stable_pin(struct ksm_stable *stable, struct folio *folio)
 {
 	lockdep_assert_held(&ksm_mutex);
-	if (ksm_stable_pinned(stable) || ksm_pins_blocked ||
+	if (ksm_stable_pinned(stable) || ksm_pin_offline(folio) ||
 	    !folio_is_longterm_pinnable(folio) ||
 	    is_migrate_movable(get_pageblock_migratetype(&folio->page)) ||
 	    is_migrate_isolate_page(&folio->page))
@@ -601,6 +629,7 @@ void ksm_stable_pin(struct ksm_stable *stable, struct folio *folio)
 	folio_get(folio);
 	list_add_tail(&stable->pin_link, &ksm_pins);
 	WRITE_ONCE(ksm_pins_nr, ksm_pins_nr + 1);
+	ksm_pins_reach(folio);
 }
 
 /* Drop the pin of @stable, if any; @folio is its folio, referenced. */
@@ -628,6 +657,11 @@ static void __ksm_stable_forget(struct ksm_stable *stable, bool swapped)
 	if (IS_ERR(folio)) {
 		if (PTR_ERR(folio) != -ENOENT)
 			return;
+		/* A pin keeps the folio: gone, it cannot have had one. */
+		if (WARN_ON_ONCE(ksm_stable_pinned(stable))) {
+			list_del_init(&stable->pin_link);
+			WRITE_ONCE(ksm_pins_nr, ksm_pins_nr - 1);
+		}
 	} else {
 		/*
 		 * Unmapped, or no mapping the engine knows of left to keep
@@ -759,7 +793,7 @@ bool ksm_stable_forget_all(void)
 enum ksm_pins_mode {
 	KSM_PINS_FREE_UNMAPPED,	/* ksmd: dismantle unmapped folios' nodes */
 	KSM_PINS_DROP_UNMAPPED,	/* reclaim: unpin unmapped folios */
-	KSM_PINS_DROP_ALL,	/* reclaim, offlining: unpin every folio */
+	KSM_PINS_DROP_OFFLINE,	/* offlining: unpin folios going offline */
 };
 
 /*
@@ -767,7 +801,7 @@ enum ksm_pins_mode {
  * @mode says; folios left pinned move to the end.  Only ksmd's mode
  * takes folio locks (through ksm_stable_forget()): reclaim may run with
  * a KSM folio locked (swap-in), so it only drops references.  Returns
- * how many folios that were no longer mapped were let go.
+ * how many folios were let go.
  */
 static unsigned long ksm_pins_scan(unsigned long nr, enum ksm_pins_mode mode)
 {
@@ -778,7 +812,7 @@ static unsigned long ksm_pins_scan(unsigned long nr, enum ksm_pins_mode mode)
 	lockdep_assert_held(&ksm_mutex);
 	list_for_each_entry_safe(stable, tmp, &ksm_pins, pin_link) {
 		struct folio *folio;
-		bool mapped;
+		bool drop;
 
 		if (done == nr)
 			break;
@@ -788,14 +822,17 @@ static unsigned long ksm_pins_scan(unsigned long nr, enum ksm_pins_mode mode)
 			list_move_tail(&stable->pin_link, &kept);
 			continue;
 		}
-		mapped = folio_mapped(folio);
-		freed += !mapped;
-		if (!mapped && mode == KSM_PINS_FREE_UNMAPPED) {
+		if (mode == KSM_PINS_DROP_OFFLINE)
+			drop = ksm_pin_offline(folio);
+		else
+			drop = !folio_mapped(folio);
+		freed += drop;
+		if (drop && mode == KSM_PINS_FREE_UNMAPPED) {
 			folio_put(folio);
 			ksm_stable_forget(stable);
 			continue;
 		}
-		if (!mapped || mode == KSM_PINS_DROP_ALL)
+		if (drop)
 			ksm_stable_unpin(stable, folio);
 		else
 			list_move_tail(&stable->pin_link, &kept);
@@ -808,30 +845,39 @@ static unsigned long ksm_pins_scan(unsigned long nr, enum ksm_pins_mode mode)
 }
 
 /**
- * ksm_stable_release_pins() - free a few pinned folios no longer mapped
+ * ksm_stable_release_pins() - free pinned folios no longer mapped
+ * @all: look at every pinned folio, not only at a share of them
  *
- * Called before every batch, so that a KSM folio of hardened mode whose
- * last mapping went away is freed soon, not only at the next visit of
- * its address or at the next prune.  (Exits and run=2 let their folios
- * go as they drop the last members.)
+ * Called before every batch, and every second while KSM is stopped, so
+ * that a KSM folio of hardened mode whose last mapping went away is
+ * freed soon, not only at the next visit of its address or at the next
+ * prune.  (Exits and run=2 let their folios go as they drop the last
+ * members.)  A batch looks at 1/KSM_PINS_ROUNDS of them, at least
+ * KSM_PINS_PER_BATCH.
  *
  * Context: ksm_mutex held; may sleep.
+ * Return: true if pinned folios remain.
  */
-void ksm_stable_release_pins(void)
+bool ksm_stable_release_pins(bool all)
 {
-	ksm_pins_scan(KSM_PINS_PER_BATCH, KSM_PINS_FREE_UNMAPPED);
+	unsigned long nr = ksm_pins_nr;
+
+	if (!all)
+		nr = max_t(unsigned long, KSM_PINS_PER_BATCH, nr / KSM_PINS_ROUNDS);
+	ksm_pins_scan(nr, KSM_PINS_FREE_UNMAPPED);
+	return ksm_pins_nr;
 }
 
 static unsigned long ksm_stable_shrink_count(struct shrinker *s, struct shrink_control *sc)
 {
-	return READ_ONCE(ksm_pins_nr);
+	return READ_ONCE(ksm_pins_nr) ?: SHRINK_EMPTY;
 }
 
 /*
- * Reclaim wants memory: unmapped pinned folios first, which costs
- * nothing, then mapped ones, which reclaim may then take.  Reclaim may
- * run in ksmd itself, under ksm_mutex, so the mutex is only tried, and
- * with a KSM folio locked, so no folio lock is taken.
+ * Reclaim wants memory: unpin the folios it (or their owners) unmapped,
+ * so that it can free them.  Reclaim may run in ksmd itself, under
+ * ksm_mutex, so the mutex is only tried, and with a KSM folio locked, so
+ * no folio lock is taken.
  */
 static unsigned long ksm_stable_shrink_scan(struct shrinker *s, struct shrink_control *sc)
 {
@@ -840,8 +886,6 @@ static unsigned long ksm_stable_shrink_scan(struct shrinker *s, struct shrink_co
 	if (!mutex_trylock(&ksm_mutex))
 		return SHRINK_STOP;
 	freed = ksm_pins_scan(sc->nr_to_scan, KSM_PINS_DROP_UNMAPPED);
-	if (freed < sc->nr_to_scan)
-		ksm_pins_scan(sc->nr_to_scan - freed, KSM_PINS_DROP_ALL);
 	mutex_unlock(&ksm_mutex);
 	return freed;
 }
@@ -882,25 +926,31 @@ static int ksm_stable_memory_event(struct notifier_block *nb, unsigned long acti
 				   void *arg)
 {
 	struct memory_notify *mn = arg;
+	unsigned long range[2] = { mn->start_pfn, mn->start_pfn + mn->nr_pages };
 
-	/* Pinned folios could not be migrated out of the range. */
+	/*
+	 * Pinned folios could not be migrated out of the range: their pins
+	 * go, and none is taken there until offlining ends.  (Offlining is
+	 * serialised by mem_hotplug_lock: one range at a time.)
+	 */
 	if (action == MEM_GOING_OFFLINE) {
 		ksm_mutex_lock();
-		ksm_pins_blocked = true;
-		ksm_pins_scan(ksm_pins_nr, KSM_PINS_DROP_ALL);
+		ksm_pins_offline[0] = range[0];
+		ksm_pins_offline[1] = range[1];
+		ksm_pins_scan(ksm_pins_nr, KSM_PINS_DROP_OFFLINE);
 		mutex_unlock(&ksm_mutex);
 	}
 	if (action == MEM_CANCEL_OFFLINE) {
 		ksm_mutex_lock();
-		ksm_pins_blocked = false;
+		ksm_pins_offline[0] = 0;
+		ksm_pins_offline[1] = 0;
 		mutex_unlock(&ksm_mutex);
 	}
 	if (action == MEM_OFFLINE) {
-		unsigned long range[2] = { mn->start_pfn, mn->start_pfn + mn->nr_pages };
-
 		ksm_mutex_lock();
 		ksm_stable_walk(ksm_stable_drop_in_range, range);
-		ksm_pins_blocked = false;
+		ksm_pins_offline[0] = 0;
+		ksm_pins_offline[1] = 0;
 		mutex_unlock(&ksm_mutex);
 	}
 	return NOTIFY_OK;
@@ -919,7 +969,7 @@ int __init ksm_stable_init(void)
 	ksm_stable_table = kvcalloc(1UL << KSM_STABLE_MIN_BITS, sizeof(*ksm_stable_table),
 				    GFP_KERNEL);
 	ksm_stable_bits = KSM_STABLE_MIN_BITS;
-	ksm_stable_shrinker = shrinker_alloc(0, "ksm-pins");
+	ksm_stable_shrinker = shrinker_alloc(SHRINKER_MEMCG_AWARE, "ksm-pins");
 	if (!ksm_stable_cache || !ksm_member_cache || !ksm_stable_table ||
 	    !ksm_stable_shrinker) {
 		if (ksm_stable_shrinker)

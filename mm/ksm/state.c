@@ -521,36 +521,49 @@ u64 ksm_slot_memcg(struct ksm_slot *slot)
 }
 
 /**
- * ksm_slot_domain() - the merge domain an mm belongs to now
- * @slot: the mm's slot; the mm is alive (the caller holds a user reference)
+ * ksm_domain_of() - the merge domain of an mm, its memory cgroup known
+ * @slot: the mm's slot
+ * @memcg_id: what ksm_slot_memcg() returned for it
  *
  * Two mappings may share a KSM folio only if their mms are in the same
  * domain.  The value names the domain in the current merge_domain mode
  * only: 0 for everyone, the id of the mm's memory cgroup (cgroup ids are
  * never reused while the system runs), or the slot's sequence number.
  * The mode changes only while no KSM folio exists, so values of two
- * modes never meet in an index.
+ * modes never meet in an index.  ksmd reads the cgroup once per visit of
+ * an mm, and both the domain and the accounting (ksm_tenant_visit()) go
+ * by that one reading.
  *
- * Context: ksm_mutex held.
  * Return: the domain.
  */
-u64 ksm_slot_domain(struct ksm_slot *slot)
+u64 ksm_domain_of(const struct ksm_slot *slot, u64 memcg_id)
 {
-	u64 id;
-
 	switch (READ_ONCE(ksm_knobs.domain)) {
 	case KSM_DOMAIN_MEMCG:
-		id = ksm_slot_memcg(slot);
 		/*
 		 * Never found in a cgroup (its owner exited first): a domain
 		 * of its own, far above any cgroup id.
 		 */
-		return id ?: ~slot->seq;
+		return memcg_id ?: ~slot->seq;
 	case KSM_DOMAIN_PROCESS:
 		return slot->seq;
 	default:
 		return 0;
 	}
+}
+
+/**
+ * ksm_slot_domain() - the merge domain an mm belongs to now
+ * @slot: the mm's slot; the mm is alive (the caller holds a user reference)
+ *
+ * Context: ksm_mutex held.
+ * Return: the domain (see ksm_domain_of()).
+ */
+u64 ksm_slot_domain(struct ksm_slot *slot)
+{
+	if (READ_ONCE(ksm_knobs.domain) != KSM_DOMAIN_MEMCG)
+		return ksm_domain_of(slot, 0);
+	return ksm_domain_of(slot, ksm_slot_memcg(slot));
 }
 
 /**

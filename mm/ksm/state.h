@@ -80,7 +80,12 @@ struct ksm_tenant;
  *
  * Lock order, outermost first::
  *
- *   mem_hotplug_lock            (memory offline: the MEM_OFFLINE notifier)
+ *   cpus_read_lock, then
+ *   mem_hotplug_lock            (memory offline: the MEM_GOING_OFFLINE,
+ *                                MEM_CANCEL_OFFLINE and MEM_OFFLINE
+ *                                notifiers; MEM_OFFLINE also locks KSM
+ *                                folios; nothing under ksm_mutex takes
+ *                                either lock)
  *     ksm_mutex                 (sysfs writers, ksmd's batches; exit only
  *                                tries it)
  *       mm->mmap_lock           (read: the scanned mm's, and a partner
@@ -337,6 +342,7 @@ bool ksm_exits_waiting(void);
 bool ksm_exits_take(void);
 long ksm_general_profit(void);
 u64 ksm_slot_memcg(struct ksm_slot *slot);
+u64 ksm_domain_of(const struct ksm_slot *slot, u64 memcg_id);
 u64 ksm_slot_domain(struct ksm_slot *slot);
 bool ksm_mm_in_domain(struct mm_struct *mm, u64 domain);
 bool ksm_zero_pages_allowed(void);

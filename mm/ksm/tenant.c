@@ -105,6 +105,7 @@ static void ksm_tenant_sync_zero(struct ksm_slot *slot)
 /**
  * ksm_tenant_visit() - count an mm in the cgroup it is in now
  * @slot: the mm's slot; the mm is alive
+ * @id: its memory cgroup, as ksm_slot_memcg() read it for this visit
  *
  * Called whenever ksmd starts on the mm.  If the mm moved to another
  * memory cgroup, its counters move with it; its KSM zero pages are
@@ -112,15 +113,13 @@ static void ksm_tenant_sync_zero(struct ksm_slot *slot)
  *
  * Context: ksm_mutex held; may sleep.
  */
-void ksm_tenant_visit(struct ksm_slot *slot)
+void ksm_tenant_visit(struct ksm_slot *slot, u64 id)
 {
 	struct ksm_tenant *t;
-	u64 id;
 
 	lockdep_assert_held(&ksm_mutex);
 	if (mem_cgroup_disabled())
 		return;
-	id = ksm_slot_memcg(slot);
 	if (id && (!slot->tenant || slot->tenant->id != id)) {
 		t = ksm_tenant_get(id);
 		if (t) {

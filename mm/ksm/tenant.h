@@ -10,7 +10,7 @@
 #include "state.h"
 
 #ifdef CONFIG_MEMCG
-void ksm_tenant_visit(struct ksm_slot *slot);
+void ksm_tenant_visit(struct ksm_slot *slot, u64 id);
 void ksm_tenant_leave(struct ksm_slot *slot);
 void ksm_tenant_items(struct ksm_slot *slot, long delta);
 void ksm_tenant_map(struct ksm_slot *slot, struct ksm_tenant **owner, bool first);
@@ -18,7 +18,7 @@ void ksm_tenant_unmap(struct ksm_slot *slot, struct ksm_tenant **owner, bool las
 void ksm_tenant_scan_time(struct ksm_slot *slot, u64 ns);
 void ksm_tenant_init(void);
 #else
-static inline void ksm_tenant_visit(struct ksm_slot *slot)
+static inline void ksm_tenant_visit(struct ksm_slot *slot, u64 id)
 {
 }
 

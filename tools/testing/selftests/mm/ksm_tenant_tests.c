@@ -507,9 +507,9 @@ static void test_hardened(void)
 
 /*
  * Hardened mode under reclaim: drop_caches makes every shrinker give up
- * what it can, the engine's references on its KSM pages included.  The
- * pages stay KSM and intact, a write to each still faults once (ksmd
- * took them again), and after munmap ksmd frees them all.
+ * what it can; the engine's shrinker only lets go of pages that are no
+ * longer mapped.  The pages stay KSM and intact, a write to each still
+ * faults once, and after munmap ksmd frees them all.
  */
 static void test_hardened_reclaim(void)
 {
@@ -549,6 +549,40 @@ static void test_hardened_reclaim(void)
 			       faults_bad, ksm_get("pages_shared"));
 	back_to_global();
 	ksft_test_result(ok, "hardened: pages stay KSM through reclaim and go with munmap\n");
+}
+
+/*
+ * Hardened mode with KSM stopped: the engine's references must not keep
+ * pages nobody maps any more.  run=0 keeps the KSM pages; after munmap,
+ * ksmd frees them within a few seconds all the same.
+ */
+static void test_hardened_stopped(void)
+{
+	const int n = 256;
+	int i, waited;
+	bool ok = true;
+	char *map;
+
+	if (!start_in("global", 1)) {
+		ksft_test_result_fail("hardened stopped: setup\n");
+		return;
+	}
+	map = map_pages(n);
+	for (i = 0; i < n; i++)
+		fill(map + i * psize, 9000 + i % (n / 2));
+	madvise(map, n * psize, MADV_MERGEABLE);
+	ok &= wait_counts(n / 2, n / 2);
+	ok &= ksm_put("run", 0) == 0;
+	munmap(map, n * psize);
+	for (waited = 0; waited < 50 && ksm_get("pages_shared"); waited++)
+		usleep(100000);
+	ok &= !ksm_get("pages_shared") && !ksm_get("pages_sharing");
+	if (!ok)
+		ksft_print_msg("pages_shared %ld pages_sharing %ld after %d ms\n",
+			       ksm_get("pages_shared"), ksm_get("pages_sharing"), waited * 100);
+	ksm_put("run", 1);
+	back_to_global();
+	ksft_test_result(ok, "hardened: KSM stopped, pages nobody maps are freed\n");
 }
 
 /* Hardened mode inside process domains, with zero pages: nothing crosses. */
@@ -729,6 +763,7 @@ static const struct ksm_test tests[] = {
 	{ "zero", test_zero_pages_in_domains, 1 },
 	{ "hardened", test_hardened, 1 },
 	{ "hardened_reclaim", test_hardened_reclaim, 1 },
+	{ "hardened_stopped", test_hardened_stopped, 1 },
 	{ "hardened_domains", test_hardened_domains, 1 },
 	{ "accounting", test_accounting, 1 },
 };
