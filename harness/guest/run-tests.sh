@@ -7,6 +7,8 @@
 # SPDX-License-Identifier: GPL-2.0
 cd /opt/tests || exit 1
 ksm=/sys/kernel/mm/ksm
+# Our kernel's THP split threshold at boot, restored after every test.
+thp=$(cat $ksm/thp_split_threshold 2>/dev/null)
 while read -r id tmo cmd; do
 	case "$id" in ''|'#'*) continue ;; esac
 	echo "@@BEGIN $id"
@@ -19,6 +21,7 @@ while read -r id tmo cmd; do
 	# A test that failed half-way may have left a tenant mode on.
 	[ -w $ksm/hardened ] && echo 0 > $ksm/hardened
 	[ -w $ksm/merge_domain ] && echo global > $ksm/merge_domain
+	[ -n "$thp" ] && echo "$thp" > $ksm/thp_split_threshold
 done < /tests.list
 if [ -w /sys/kernel/debug/kmemleak ]; then
 	echo scan > /sys/kernel/debug/kmemleak

@@ -16,6 +16,9 @@
  * 6.12, pages passed over do not count against pages_to_scan; a batch
  * visits at most KSM_VISITS_PER_PAGE times that many pages, so that it
  * stays bounded when a whole pass is passed over.
+ *
+ * A THP mapped by a PMD is a batch of its own, examined whole (see
+ * "Huge pages" below).
  */
 #include <linux/delay.h>
 #include <linux/highmem.h>
@@ -26,6 +29,7 @@
 #include <linux/pagewalk.h>
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
+#include <linux/sort.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
 #include <trace/events/ksm.h>
@@ -48,6 +52,9 @@
  *	given up (the folio had to be split) and the page must be looked
  *	up again
  * @addr: its address
+ * @hashed: the page whose content @hash is (a THP's pages are hashed
+ *	before the batch decides what to do with them), or NULL
+ * @hash: content hash of @hashed
  * @settled: smart scan passed over it during the collection, or it is a
  *	swap entry whose member stays; @page is NULL and there is nothing
  *	left to do
@@ -55,6 +62,8 @@
 struct ksm_found {
 	struct page *page;
 	unsigned long addr;
+	struct page *hashed;
+	u64 hash;
 	bool settled;
 };
 
@@ -70,6 +79,7 @@ struct ksm_found {
  * @nr: entries of @found, settled ones included
  * @idle_tables: tables the walk passed without an entry
  * @cut: a waiting mmap_lock writer ended the batch early
+ * @huge: the batch is the pages of one PMD-mapped THP, whatever the budget
  * @found: the pages, by address
  */
 struct ksm_batch {
@@ -83,6 +93,7 @@ struct ksm_batch {
 	unsigned int nr;
 	unsigned int idle_tables;
 	bool cut;
+	bool huge;
 	struct ksm_found found[PTRS_PER_PTE];
 };
 
@@ -108,6 +119,10 @@ struct ksm_batch {
 static struct ksm_batch ksm_batch;
 static struct ksm_utable ksm_unstable;
 static unsigned long ksm_last_prune;
+/* Pages a THP examined whole took beyond the budget, paid back later. */
+static unsigned long ksm_budget_debt;
+/* The hashes of a THP's pages, sorted to find the ones it holds twice. */
+static u64 ksm_huge_hashes[PTRS_PER_PTE];
 
 /*
  * Key of a page in the unstable index: per NUMA node unless merging
@@ -250,6 +265,7 @@ static bool ksm_batch_add(struct ksm_batch *b, struct page *page, unsigned long 
 	folio_get(page_folio(page));
 	f->page = page;
 	f->addr = addr;
+	f->hashed = NULL;
 	f->settled = false;
 	return ++b->collected == b->budget;
 }
@@ -262,6 +278,7 @@ static void ksm_batch_settled(struct ksm_batch *b, unsigned long addr)
 		return;
 	b->found[b->nr].page = NULL;
 	b->found[b->nr].addr = addr;
+	b->found[b->nr].hashed = NULL;
 	b->found[b->nr].settled = true;
 	b->nr++;
 }
@@ -318,7 +335,18 @@ static bool ksm_mergeable_page(struct page *page)
 	return page && PageAnon(page) && !is_zone_device_page(page);
 }
 
-/* A PMD-mapped THP: take its pages without splitting it. */
+/* Is a PMD-mapped THP split only when enough of it merges? */
+static bool ksm_thp_kept_whole(void)
+{
+	/* Hardened mode treats pages alike, twin or not: no counting. */
+	return READ_ONCE(ksm_knobs.thp_split_threshold) > 1 && !READ_ONCE(ksm_knobs.hardened);
+}
+
+/*
+ * A PMD-mapped THP: take its pages without splitting it, all of them if
+ * it may be kept whole (the walk reaches a THP only with the batch still
+ * empty).
+ */
 static bool ksm_collect_huge(struct ksm_batch *b, pmd_t pmdval, unsigned long addr,
 			     unsigned long end)
 {
@@ -326,6 +354,10 @@ static bool ksm_collect_huge(struct ksm_batch *b, pmd_t pmdval, unsigned long ad
 
 	if (!ksm_mergeable_page(head))
 		return false;
+	if (ksm_thp_kept_whole() && !b->nr) {
+		b->huge = true;
+		b->budget = PTRS_PER_PTE;
+	}
 	for (; addr < end; addr += PAGE_SIZE) {
 		if (ksm_batch_add(b, head + ((addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT), addr)) {
 			b->end = addr + PAGE_SIZE;
@@ -860,10 +892,33 @@ fail:
 }
 
 /*
+ * Is the peer a page of a THP that a PMD maps (here or in another mm)
+ * and that is split only when enough of it can merge?  Read without the
+ * folio lock: a THP split meanwhile is merged at the next pass.
+ */
+static bool ksm_peer_kept_whole(struct ksm_peer *p)
+{
+	struct folio *folio = page_folio(p->page);
+
+	return ksm_thp_kept_whole() && folio_test_pmd_mappable(folio) &&
+	       folio_entire_mapcount(folio);
+}
+
+/* Tell the page at @addr, of a THP kept whole, that it has a twin. */
+static void ksm_mark_wanted(struct ksm_slot *slot, unsigned long addr)
+{
+	void *entry = xa_load(&slot->items, addr >> PAGE_SHIFT);
+
+	if (xa_is_value(entry) && !(xa_to_value(entry) & KSM_V_WANTED))
+		ksm_set_value(slot, addr >> PAGE_SHIFT, xa_to_value(entry) | KSM_V_WANTED);
+}
+
+/*
  * Try to merge batch entry @i with the candidate at @loc.  Returns 0 when
  * merged; -ENOENT if the candidate entry is stale; -EXDEV if the
- * candidate belongs to another merge domain now; -EAGAIN if only this
- * candidate failed; any other error if our page cannot merge now.
+ * candidate must stay as it is (it belongs to another merge domain now,
+ * or to a THP kept whole); -EAGAIN if only this candidate failed; any
+ * other error if our page cannot merge now.
  */
 static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 loc,
 			     bool fresh)
@@ -884,6 +939,12 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	    !ksm_pages_identical(page, p.page)) {
 		ksm_peer_close(&p);
 		return -ENOENT;
+	}
+	/* A THP kept whole is not split for one page: it hears of it. */
+	if (ksm_peer_kept_whole(&p)) {
+		ksm_mark_wanted(p.slot, p.addr);
+		ksm_peer_close(&p);
+		return -EXDEV;
 	}
 	peer = p.page;
 	/* Our split must not be held up by a reference on the same folio. */
@@ -1033,14 +1094,21 @@ static void ksm_scan_ksm_page(struct ksm_batch *b, unsigned int i, void *entry)
 		ksm_member_cancel(b->slot, f->addr, m);
 }
 
+/* Make batch entry @i a candidate of the unstable index; false if full. */
+static bool ksm_file(struct ksm_batch *b, unsigned int i, u64 hash)
+{
+	struct ksm_found *f = &b->found[i];
+
+	return ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page, b->domain),
+				 ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT));
+}
+
 /*
  * Look for a partner by content hash, or become a candidate.  Returns
  * true if merged; otherwise *@filed tells whether the page is a candidate.
  */
 static bool ksm_match(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh, bool *filed)
 {
-	struct ksm_found *f = &b->found[i];
-
 	*filed = false;
 	switch (ksm_try_stable(b, i, hash, fresh)) {
 	case KSM_STABLE_MERGED:
@@ -1052,8 +1120,7 @@ static bool ksm_match(struct ksm_batch *b, unsigned int i, u64 hash, bool fresh,
 	}
 	if (ksm_try_unstable(b, i, hash, fresh))
 		return true;
-	*filed = ksm_utable_insert(&ksm_unstable, ksm_ukey(hash, f->page, b->domain),
-				   ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT));
+	*filed = ksm_file(b, i, hash);
 	return false;
 }
 
@@ -1129,7 +1196,12 @@ static bool ksm_merge_found(struct ksm_batch *b, unsigned int i, u64 hash, bool 
 	return ksm_try_stable(b, i, hash, true) == KSM_STABLE_MERGED;
 }
 
-static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
+/*
+ * Examine batch entry @i: merge it if it can (@merge), and record what
+ * was found.  A page of a THP kept whole (!@merge) is only recorded and,
+ * if unchanged, filed as a candidate.
+ */
+static void ksm_scan_page(struct ksm_batch *b, unsigned int i, bool merge)
 {
 	struct ksm_found *f = &b->found[i];
 	unsigned long vpn = f->addr >> PAGE_SHIFT;
@@ -1163,14 +1235,22 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 		 * byte, as always).
 		 */
 		ksm_stats.pages_skipped++;
-		if ((v & KSM_V_HASHED) && !hardened)
+		if (!(v & KSM_V_HASHED) || hardened)
+			return;
+		if (merge) {
 			ksm_match(b, i, v & KSM_HASH_MASK, false, &filed);
+			return;
+		}
+		ksm_file(b, i, v & KSM_HASH_MASK);
+		/* Counted by the examination of its THP that led here. */
+		if (v & KSM_V_WANTED)
+			ksm_set_value(b->slot, vpn, v & ~KSM_V_WANTED);
 		return;
 	}
 
 	/* Pages smart scan passes over are not counted as scanned. */
 	ksm_stats.pages_scanned++;
-	hash = ksm_hash_page(f->page);
+	hash = f->hashed == f->page ? f->hash : ksm_hash_page(f->page);
 	/*
 	 * A page whose content changed between two visits is held back as
 	 * volatile: it may join a KSM folio, but it is no candidate.  A page
@@ -1186,8 +1266,10 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i)
 		unchanged = (v & KSM_HASH_MASK) == hash;
 	else
 		unchanged = !broken && !hardened;
-	if (hardened ? unchanged && ksm_keep_hardened(b, i, hash) :
-		       ksm_merge_found(b, i, hash, unchanged, &filed))
+	if (!merge)
+		filed = unchanged && ksm_file(b, i, hash);
+	else if (hardened ? unchanged && ksm_keep_hardened(b, i, hash) :
+		 ksm_merge_found(b, i, hash, unchanged, &filed))
 		return;
 	/* Not merged: the entry keeps the hash (a merge made it a member). */
 	age = ksm_v_age(v);
@@ -1224,15 +1306,154 @@ static void ksm_batch_cut(struct ksm_batch *b, unsigned int i)
 }
 
 /*
+ * Huge pages
+ *
+ * Splitting a THP for one merged page trades 2 MiB of TLB reach for 4
+ * KiB.  So a THP that a PMD maps is examined whole, in a batch of its
+ * own (whatever is left of the budget: the excess is paid back by the
+ * batches that follow), and each of its pages is hashed and looked up
+ * without merging anything: a page would merge if the zero page, a KSM
+ * folio or a candidate of the unstable index holds its hash, if another
+ * page of the THP holds the same, or if a page found it as a candidate
+ * since its last examination (KSM_V_WANTED).  Only if thp_split_threshold
+ * pages or more would merge is the THP split, and the batch examined as
+ * any other.  Otherwise the THP stays whole: its
+ * pages are recorded and filed as candidates, and a page that finds one
+ * of them does not split it either but marks its entry KSM_V_WANTED, so
+ * that the THP's next examination counts it.  Identical THPs thus merge
+ * in the pass after they found each other: the second one examined
+ * splits at once, the first one at its next examination, and its pages
+ * then merge as the second one's are met.
+ *
+ * Hashing costs what it costs for small pages, and smart scan's hashes
+ * of earlier visits are used as they would be; hashes are computed once
+ * per examination.  The counting only reads the indexes: a page counted
+ * may still fail to merge, once the THP is split, when its partner turns
+ * out to be busy or another THP kept whole.
+ */
+
+/*
+ * Would batch entry @i, a page of a THP, merge?  Its hash is kept in the
+ * entry for the examination that follows; *@hash is the one to compare
+ * with the THP's other pages, 0 if none.
+ */
+static bool ksm_huge_would_merge(struct ksm_batch *b, unsigned int i, u64 *hash)
+{
+	struct ksm_found *f = &b->found[i];
+	void *entry = xa_load(&b->slot->items, f->addr >> PAGE_SHIFT);
+	u64 v = xa_is_value(entry) ? xa_to_value(entry) : 0;
+	unsigned long pos = KSM_UTABLE_START;
+	u64 own, key, loc;
+	bool unchanged;
+
+	*hash = 0;
+	if (READ_ONCE(ksm_knobs.smart_scan) && ksm_skip_now(ksm_v_due(v), ksm_stats.full_scans)) {
+		/* Passed over: it is matched on the hash of its last visit. */
+		if (!(v & KSM_V_HASHED))
+			return false;
+		*hash = v & KSM_HASH_MASK;
+		unchanged = true;
+	} else {
+		f->hash = ksm_hash_page(f->page);
+		f->hashed = f->page;
+		*hash = f->hash;
+		unchanged = (v & KSM_V_HASHED) ? (v & KSM_HASH_MASK) == f->hash :
+						 !entry || xa_is_value(entry);
+	}
+	if ((v & KSM_V_WANTED) || (ksm_zero_pages_allowed() && *hash == ksm_zero_hash) ||
+	    ksm_stable_first(*hash, page_to_nid(f->page), b->domain))
+		return true;
+	if (!unchanged)
+		return false;
+	own = ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT);
+	key = ksm_ukey(*hash, f->page, b->domain);
+	while ((loc = ksm_utable_next(&ksm_unstable, key, &pos)))
+		if (loc != own)
+			return true;
+	return false;
+}
+
+static int ksm_cmp_hash(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Does splitting the batch's THP pay?  Counts the pages that would merge
+ * (see "Huge pages"), a page the THP holds n times counting n - 1 times.
+ */
+static bool ksm_huge_split_pays(struct ksm_batch *b)
+{
+	unsigned int i, nr = 0, would = 0;
+	u64 hash;
+
+	for (i = 0; i < b->nr; i++) {
+		if (b->found[i].settled || !b->found[i].page)
+			continue;
+		if (ksm_huge_would_merge(b, i, &hash))
+			would++;
+		else if (hash)
+			ksm_huge_hashes[nr++] = hash;
+		cond_resched();
+	}
+	sort(ksm_huge_hashes, nr, sizeof(u64), ksm_cmp_hash, NULL);
+	for (i = 1; i < nr; i++)
+		would += ksm_huge_hashes[i] == ksm_huge_hashes[i - 1];
+	return would >= READ_ONCE(ksm_knobs.thp_split_threshold);
+}
+
+/*
+ * Splitting the batch's THP pays: split it before its pages are looked
+ * at, so that pages elsewhere (another THP that counted this one's) can
+ * merge with them even if none of them merges now.  A THP that cannot be
+ * split now (locked, pinned) is split by its first merge, if any.
+ */
+static void ksm_huge_split(struct ksm_batch *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nr && !b->found[i].page; i++)
+		;
+	if (i < b->nr && !ksm_lock_for_merge(b, i))
+		folio_unlock(page_folio(b->found[i].page));
+}
+
+/* The batch's THP stays whole: record its pages, merging none. */
+static void ksm_huge_keep(struct ksm_batch *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nr; i++) {
+		struct ksm_found *f = &b->found[i];
+
+		if (!f->page)
+			continue;
+		ksm_scan_page(b, i, false);
+		folio_put(page_folio(f->page));
+		f->page = NULL;
+	}
+}
+
+/*
  * Examine the batch's pages, dropping each reference when done.  The
  * batch holds the mm's mmap_lock: when a writer (mmap, munmap, mprotect)
  * waits for it, the batch ends after the page at hand, so that the
  * process waits for one page's examination, not for a whole table's.
+ * (A THP's pages are all hashed first, without such a break.)
  */
 static void ksm_scan_found(struct ksm_batch *b)
 {
 	unsigned int i;
 
+	if (b->huge) {
+		if (!ksm_huge_split_pays(b)) {
+			ksm_huge_keep(b);
+			return;
+		}
+		ksm_huge_split(b);
+	}
 	for (i = 0; i < b->nr; i++) {
 		struct ksm_found *f = &b->found[i];
 
@@ -1245,7 +1466,7 @@ static void ksm_scan_found(struct ksm_batch *b)
 		if (!f->page)
 			f->page = ksm_lookup_page(b->vma, f->addr);
 		if (f->page) {
-			ksm_scan_page(b, i);
+			ksm_scan_page(b, i, true);
 			folio_put(page_folio(f->page));
 			f->page = NULL;
 		}
@@ -1286,9 +1507,14 @@ struct ksm_budget {
 	unsigned long visits;
 };
 
-/* Take @pages examined and @visits visited pages off @bg. */
+/*
+ * Take @pages examined and @visits visited pages off @bg; examined pages
+ * beyond it (a THP examined whole) are owed to the next batches.
+ */
 static void ksm_budget_use(struct ksm_budget *bg, unsigned int pages, unsigned int visits)
 {
+	if (pages > bg->pages)
+		ksm_budget_debt += pages - bg->pages;
 	bg->pages -= min(pages, bg->pages);
 	bg->visits -= min_t(unsigned long, visits, bg->visits);
 }
@@ -1349,6 +1575,7 @@ static void ksm_scan_slot(struct ksm_slot *slot, unsigned long *pos,
 		b->collected = 0;
 		b->idle_tables = 0;
 		b->cut = false;
+		b->huge = false;
 		b->budget = min_t(unsigned int, bg->pages,
 				  cut ? KSM_CONTENDED_BATCH : PTRS_PER_PTE);
 		b->end = vma->vm_end;
@@ -1436,6 +1663,13 @@ void ksm_scan_batch(unsigned int budget)
 	if (READ_ONCE(ksm_knobs.hardened))
 		ksm_frames_refill();
 	ksm_stable_release_pins(false);
+	/* What a THP examined whole took beyond its budget is paid back first. */
+	if (ksm_budget_debt >= bg.pages) {
+		ksm_budget_debt -= bg.pages;
+		return;
+	}
+	bg.pages -= ksm_budget_debt;
+	ksm_budget_debt = 0;
 	while (ksm_budget_left(&bg) && ksm_stats.full_scans == passes) {
 		enum ksm_slot_end end;
 		struct ksm_slot *slot;

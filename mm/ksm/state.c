@@ -19,7 +19,11 @@
 
 #include "state.h"
 
-/* Tunables at their 6.12 defaults. */
+/*
+ * Tunables at their 6.12 defaults, and ours: thp_split_threshold keeps a
+ * THP whole unless an eighth of it would merge (see "Huge pages" in
+ * scan.c and the admin guide).
+ */
 struct ksm_knobs ksm_knobs = {
 	.run = IS_ENABLED(CONFIG_SYSFS) ? KSM_RUN_STOP : KSM_RUN_MERGE,
 	.pages_to_scan = 100,
@@ -33,6 +37,7 @@ struct ksm_knobs ksm_knobs = {
 	.advisor_min_pages = 500,
 	.advisor_max_pages = 30000,
 	.advisor_target_s = 200,
+	.thp_split_threshold = KSM_PMD_PAGES / 8,
 };
 
 struct ksm_stats ksm_stats;

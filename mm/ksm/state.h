@@ -172,13 +172,18 @@ struct ksm_slot {
  * KSM_V_FILED tells that the last examination found the page unchanged
  * and filed it in the unstable index: such pages are pages_unshared
  * until their next examination, the others (not merged) pages_volatile.
+ * KSM_V_WANTED tells that a page of a THP kept whole was found by
+ * another page with the same content, since its last examination (see
+ * "Huge pages" in scan.c).  Ages past 6 all skip alike, so 3 bits keep
+ * them.
  */
 #define KSM_HASH_MASK		GENMASK_ULL(47, 0)
 #define KSM_V_HASHED		BIT_ULL(48)
 #define KSM_V_AGE_SHIFT		49
-#define KSM_V_AGE_MASK		0xfULL
-#define KSM_V_DUE_SHIFT		53
+#define KSM_V_AGE_MASK		0x7ULL
+#define KSM_V_DUE_SHIFT		52
 #define KSM_V_DUE_MASK		0x1ffULL
+#define KSM_V_WANTED		BIT_ULL(61)
 #define KSM_V_FILED		BIT_ULL(62)
 
 /* Kconfig keeps KSM to 64-bit kernels: xa_mk_value() holds 63 bits there. */
@@ -241,6 +246,8 @@ static inline unsigned long ksm_loc_vpn(u64 loc)
  * @domain: KSM_DOMAIN_*: which mms may share a KSM folio (merge_domain)
  * @hardened: every candidate becomes a KSM folio of a fresh frame, with
  *	or without a twin (hardened)
+ * @thp_split_threshold: pages of a PMD-mapped THP that must be able to
+ *	merge before ksmd splits it (1 to KSM_PMD_PAGES)
  *
  * Written by sysfs (ksm_mutex where the scan state depends on them),
  * read by ksmd with READ_ONCE().
@@ -261,7 +268,11 @@ struct ksm_knobs {
 	unsigned long advisor_target_s;
 	int domain;
 	int hardened;
+	unsigned int thp_split_threshold;
 };
+
+/* Pages a PMD maps: the most thp_split_threshold can ask for. */
+#define KSM_PMD_PAGES		(PMD_SIZE / PAGE_SIZE)
 
 #define KSM_RUN_STOP		0
 #define KSM_RUN_MERGE		1

@@ -189,6 +189,22 @@ static ssize_t ksm_sysfs_advisor_max_cpu_store(struct kobject *kobj,
 KSM_VAR(advisor_max_cpu, 0644, ksm_uint_show, ksm_sysfs_advisor_max_cpu_store,
 	&ksm_knobs.advisor_max_cpu);
 
+/* Pages of a PMD-mapped THP that must be able to merge before a split. */
+static ssize_t ksm_sysfs_thp_split_threshold_store(struct kobject *kobj,
+						   struct kobj_attribute *attr,
+						   const char *buf, size_t count)
+{
+	unsigned int v;
+
+	if (kstrtouint(buf, 10, &v) || !v || v > KSM_PMD_PAGES)
+		return -EINVAL;
+	WRITE_ONCE(ksm_knobs.thp_split_threshold, v);
+	return count;
+}
+
+KSM_VAR(thp_split_threshold, 0644, ksm_uint_show, ksm_sysfs_thp_split_threshold_store,
+	&ksm_knobs.thp_split_threshold);
+
 /* pages_to_scan belongs to the advisor while one is active. */
 static ssize_t ksm_sysfs_pages_to_scan_show(struct kobject *kobj,
 					    struct kobj_attribute *attr, char *buf)
@@ -495,6 +511,7 @@ static struct attribute *ksm_sysfs_attrs[] = {
 	&ksm_attr_advisor_target_scan_time.kattr.attr,
 	&ksm_attr_merge_domain.attr,
 	&ksm_attr_hardened.attr,
+	&ksm_attr_thp_split_threshold.kattr.attr,
 	NULL,
 };
 
