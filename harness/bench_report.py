@@ -37,6 +37,8 @@ TARGETS = [
     (r"volatile_cow_per_saved_page$", "<=", 1.0),
     (r"latency_(mmap|fault)_p99_us$", "<=", 1.0),
     (r"exit_(ms|sysfs_max_ms)$", "<=", 1.0),
+    (r"thp_saved_mib$", ">=", 0.9),
+    (r"thp_splits$", "<=", 0.1),
 ]
 
 # Targets on the value of ours alone: (figure regex, "<=" or ">=", bound).
@@ -72,7 +74,8 @@ COUNTERS = re.compile(r"full_scans|general_profit|ksm_zero_pages|pages_(scanned|
                       r"sharing|skipped|unshared|volatile)|stable_node_(chains|dups)$")
 
 # Figures for which bigger is better; for the others smaller is.
-BIGGER_BETTER = re.compile(r"mix_(\w+_)?(saved_mib|pages_sharing|general_profit_mib)$")
+BIGGER_BETTER = re.compile(r"mix_(\w+_)?(saved_mib|pages_sharing|general_profit_mib)$|"
+                           r"thp_(saved_mib|kept_pct)$")
 
 
 def target_of(fig):

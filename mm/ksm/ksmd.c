@@ -23,10 +23,12 @@ static struct task_struct *ksmd;
 #define KSM_REAP_RETRY_MS	100
 
 /*
- * How often ksmd, while KSM is stopped, frees the pinned folios of
- * hardened mode that are no longer mapped (see ksm_stable_release_pins()).
+ * How often ksmd, while KSM is stopped, frees pinned folios of hardened
+ * mode that are no longer mapped (see ksm_stable_release_pins()): every
+ * 250 ms, backing off to every 4 s while it finds none.
  */
-#define KSM_PINS_IDLE_MS	1000
+#define KSM_PINS_IDLE_MS	250
+#define KSM_PINS_IDLE_MAX_MS	4000
 
 /*
  * Reap the slots that exits left behind, when an exit asked for it or
@@ -60,7 +62,8 @@ static bool ksm_should_scan(void)
 
 static int ksm_thread(void *unused)
 {
-	bool reap_again = false, pins = false;
+	unsigned int pins_ms = KSM_PINS_IDLE_MS;
+	bool reap_again = false;
 
 	set_freezable();
 	set_user_nice(current, 5);
@@ -70,8 +73,10 @@ static int ksm_thread(void *unused)
 		reap_again = ksm_reap_exited(reap_again);
 		if (ksm_should_scan())
 			ksm_scan_batch(READ_ONCE(ksm_knobs.pages_to_scan));
+		else if (ksm_stable_release_pins())
+			pins_ms = KSM_PINS_IDLE_MS;
 		else
-			pins = ksm_stable_release_pins(true);
+			pins_ms = min_t(unsigned int, 2 * pins_ms, KSM_PINS_IDLE_MAX_MS);
 		mutex_unlock(&ksm_mutex);
 		cond_resched();
 
@@ -82,8 +87,8 @@ static int ksm_thread(void *unused)
 						     ms != READ_ONCE(ksm_knobs.sleep_ms) ||
 						     kthread_should_stop(),
 						     msecs_to_jiffies(ms));
-		} else if (reap_again || pins) {
-			unsigned int ms = reap_again ? KSM_REAP_RETRY_MS : KSM_PINS_IDLE_MS;
+		} else if (reap_again || ksm_stable_has_pins()) {
+			unsigned int ms = reap_again ? KSM_REAP_RETRY_MS : pins_ms;
 
 			wait_event_freezable_timeout(ksm_wait, ksm_should_scan() ||
 						     ksm_exits_waiting() ||

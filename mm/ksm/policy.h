@@ -7,8 +7,8 @@
 
 #include <linux/types.h>
 
-/* Smart scan. */
-#define KSM_AGE_MAX		15
+/* Smart scan.  Ages past 6 skip alike; tracking values keep 3 bits. */
+#define KSM_AGE_MAX		7
 unsigned int ksm_skip_passes(unsigned int age);
 unsigned int ksm_due_pass(unsigned long pass, unsigned int skip);
 bool ksm_skip_now(unsigned int due, unsigned long pass);

@@ -892,16 +892,19 @@ fail:
 }
 
 /*
- * Is the peer a page of a THP that a PMD maps (here or in another mm)
- * and that is split only when enough of it can merge?  Read without the
- * folio lock: a THP split meanwhile is merged at the next pass.
+ * Is the peer a page of a THP that a PMD maps in the peer's mm, which is
+ * split only when enough of it can merge?  Read without the page table
+ * lock (the peer's mmap_lock keeps collapse and munmap out): a THP split
+ * meanwhile is merged at the next pass.
  */
 static bool ksm_peer_kept_whole(struct ksm_peer *p)
 {
-	struct folio *folio = page_folio(p->page);
+	pmd_t *pmd;
 
-	return ksm_thp_kept_whole() && folio_test_pmd_mappable(folio) &&
-	       folio_entire_mapcount(folio);
+	if (!ksm_thp_kept_whole() || !folio_test_pmd_mappable(page_folio(p->page)))
+		return false;
+	pmd = mm_find_pmd(p->mm, p->addr);
+	return pmd && pmd_trans_huge(pmdp_get_lockless(pmd));
 }
 
 /* Tell the page at @addr, of a THP kept whole, that it has a twin. */
@@ -915,10 +918,11 @@ static void ksm_mark_wanted(struct ksm_slot *slot, unsigned long addr)
 
 /*
  * Try to merge batch entry @i with the candidate at @loc.  Returns 0 when
- * merged; -ENOENT if the candidate entry is stale; -EXDEV if the
- * candidate must stay as it is (it belongs to another merge domain now,
- * or to a THP kept whole); -EAGAIN if only this candidate failed; any
- * other error if our page cannot merge now.
+ * merged; -ENOENT if the candidate entry is stale, or of no use for the
+ * rest of the pass (a page of a THP kept whole, now told it has a twin);
+ * -EXDEV if the candidate belongs to another merge domain now; -EAGAIN
+ * if only this candidate failed; any other error if our page cannot
+ * merge now.
  */
 static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 loc,
 			     bool fresh)
@@ -940,11 +944,15 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 		ksm_peer_close(&p);
 		return -ENOENT;
 	}
-	/* A THP kept whole is not split for one page: it hears of it. */
+	/*
+	 * A THP kept whole is not split for one page: it hears of it, and
+	 * the candidate goes, so that later pages of the same content do
+	 * not all open it again.
+	 */
 	if (ksm_peer_kept_whole(&p)) {
 		ksm_mark_wanted(p.slot, p.addr);
 		ksm_peer_close(&p);
-		return -EXDEV;
+		return -ENOENT;
 	}
 	peer = p.page;
 	/* Our split must not be held up by a reference on the same folio. */
@@ -1182,18 +1190,19 @@ fail:
 
 /*
  * Merge batch entry @i with the zero page, a KSM folio or a candidate.
- * @unchanged: it may become a candidate.  Returns true if merged;
- * otherwise *@filed tells whether it is a candidate.
+ * @unchanged: it may become a candidate.  @fresh: @hash was computed
+ * just now, not before the other pages of a THP were.  Returns true if
+ * merged; otherwise *@filed tells whether it is a candidate.
  */
 static bool ksm_merge_found(struct ksm_batch *b, unsigned int i, u64 hash, bool unchanged,
-			    bool *filed)
+			    bool fresh, bool *filed)
 {
 	*filed = false;
 	if (ksm_try_zero(b, i, hash))
 		return true;
 	if (unchanged)
-		return ksm_match(b, i, hash, true, filed);
-	return ksm_try_stable(b, i, hash, true) == KSM_STABLE_MERGED;
+		return ksm_match(b, i, hash, fresh, filed);
+	return ksm_try_stable(b, i, hash, fresh) == KSM_STABLE_MERGED;
 }
 
 /*
@@ -1208,6 +1217,7 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i, bool merge)
 	bool hardened = READ_ONCE(ksm_knobs.hardened);
 	bool smart = READ_ONCE(ksm_knobs.smart_scan);
 	unsigned long pass = ksm_stats.full_scans;
+	bool cached = f->hashed == f->page;
 	u64 v = 0, hash, age;
 	bool unchanged, filed = false, broken = false;
 	void *entry;
@@ -1235,22 +1245,21 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i, bool merge)
 		 * byte, as always).
 		 */
 		ksm_stats.pages_skipped++;
-		if (!(v & KSM_V_HASHED) || hardened)
-			return;
-		if (merge) {
-			ksm_match(b, i, v & KSM_HASH_MASK, false, &filed);
-			return;
-		}
-		ksm_file(b, i, v & KSM_HASH_MASK);
-		/* Counted by the examination of its THP that led here. */
+		/* A THP's examination counted the mark, if it led here. */
 		if (v & KSM_V_WANTED)
 			ksm_set_value(b->slot, vpn, v & ~KSM_V_WANTED);
+		if (!(v & KSM_V_HASHED) || hardened)
+			return;
+		if (merge)
+			ksm_match(b, i, v & KSM_HASH_MASK, false, &filed);
+		else
+			ksm_file(b, i, v & KSM_HASH_MASK);
 		return;
 	}
 
 	/* Pages smart scan passes over are not counted as scanned. */
 	ksm_stats.pages_scanned++;
-	hash = f->hashed == f->page ? f->hash : ksm_hash_page(f->page);
+	hash = cached ? f->hash : ksm_hash_page(f->page);
 	/*
 	 * A page whose content changed between two visits is held back as
 	 * volatile: it may join a KSM folio, but it is no candidate.  A page
@@ -1269,7 +1278,7 @@ static void ksm_scan_page(struct ksm_batch *b, unsigned int i, bool merge)
 	if (!merge)
 		filed = unchanged && ksm_file(b, i, hash);
 	else if (hardened ? unchanged && ksm_keep_hardened(b, i, hash) :
-		 ksm_merge_found(b, i, hash, unchanged, &filed))
+		 ksm_merge_found(b, i, hash, unchanged, !cached, &filed))
 		return;
 	/* Not merged: the entry keeps the hash (a merge made it a member). */
 	age = ksm_v_age(v);
@@ -1317,10 +1326,11 @@ static void ksm_batch_cut(struct ksm_batch *b, unsigned int i)
  * page of the THP holds the same, or if a page found it as a candidate
  * since its last examination (KSM_V_WANTED).  Only if thp_split_threshold
  * pages or more would merge is the THP split, and the batch examined as
- * any other.  Otherwise the THP stays whole: its
+ * any other.  Otherwise (or if the split fails) the THP stays whole: its
  * pages are recorded and filed as candidates, and a page that finds one
  * of them does not split it either but marks its entry KSM_V_WANTED, so
- * that the THP's next examination counts it.  Identical THPs thus merge
+ * that the THP's next examination counts it, and takes it out of the
+ * unstable index for the rest of the pass.  Identical THPs thus merge
  * in the pass after they found each other: the second one examined
  * splits at once, the first one at its next examination, and its pages
  * then merge as the second one's are met.
@@ -1335,19 +1345,25 @@ static void ksm_batch_cut(struct ksm_batch *b, unsigned int i)
 /*
  * Would batch entry @i, a page of a THP, merge?  Its hash is kept in the
  * entry for the examination that follows; *@hash is the one to compare
- * with the THP's other pages, 0 if none.
+ * with the THP's other pages, 0 if none.  @shared: the THP is mapped more
+ * than once (fork): a candidate at the same address in another mm is
+ * most likely this very page, which can never be a partner.  *@skipped
+ * tells that smart scan passes over the page in this pass.
  */
-static bool ksm_huge_would_merge(struct ksm_batch *b, unsigned int i, u64 *hash)
+static bool ksm_huge_would_merge(struct ksm_batch *b, unsigned int i, bool shared, u64 *hash,
+				 bool *skipped)
 {
 	struct ksm_found *f = &b->found[i];
-	void *entry = xa_load(&b->slot->items, f->addr >> PAGE_SHIFT);
+	unsigned long vpn = f->addr >> PAGE_SHIFT, pos = KSM_UTABLE_START;
+	void *entry = xa_load(&b->slot->items, vpn);
 	u64 v = xa_is_value(entry) ? xa_to_value(entry) : 0;
-	unsigned long pos = KSM_UTABLE_START;
 	u64 own, key, loc;
 	bool unchanged;
 
 	*hash = 0;
-	if (READ_ONCE(ksm_knobs.smart_scan) && ksm_skip_now(ksm_v_due(v), ksm_stats.full_scans)) {
+	*skipped = READ_ONCE(ksm_knobs.smart_scan) &&
+		   ksm_skip_now(ksm_v_due(v), ksm_stats.full_scans);
+	if (*skipped) {
 		/* Passed over: it is matched on the hash of its last visit. */
 		if (!(v & KSM_V_HASHED))
 			return false;
@@ -1365,10 +1381,10 @@ static bool ksm_huge_would_merge(struct ksm_batch *b, unsigned int i, u64 *hash)
 		return true;
 	if (!unchanged)
 		return false;
-	own = ksm_loc(b->slot->id, f->addr >> PAGE_SHIFT);
+	own = ksm_loc(b->slot->id, vpn);
 	key = ksm_ukey(*hash, f->page, b->domain);
 	while ((loc = ksm_utable_next(&ksm_unstable, key, &pos)))
-		if (loc != own)
+		if (loc != own && !(shared && ksm_loc_vpn(loc) == vpn))
 			return true;
 	return false;
 }
@@ -1383,19 +1399,27 @@ static int ksm_cmp_hash(const void *a, const void *b)
 /*
  * Does splitting the batch's THP pay?  Counts the pages that would merge
  * (see "Huge pages"), a page the THP holds n times counting n - 1 times.
+ * Pages smart scan passes over are taken off the batch's budget, as
+ * small pages are.
  */
 static bool ksm_huge_split_pays(struct ksm_batch *b)
 {
 	unsigned int i, nr = 0, would = 0;
+	bool shared = false, skipped;
 	u64 hash;
 
 	for (i = 0; i < b->nr; i++) {
-		if (b->found[i].settled || !b->found[i].page)
+		struct ksm_found *f = &b->found[i];
+
+		if (f->settled || !f->page)
 			continue;
-		if (ksm_huge_would_merge(b, i, &hash))
+		if (!shared)
+			shared = folio_mapcount(page_folio(f->page)) > 1;
+		if (ksm_huge_would_merge(b, i, shared, &hash, &skipped))
 			would++;
 		else if (hash)
 			ksm_huge_hashes[nr++] = hash;
+		b->collected -= skipped;
 		cond_resched();
 	}
 	sort(ksm_huge_hashes, nr, sizeof(u64), ksm_cmp_hash, NULL);
@@ -1407,17 +1431,19 @@ static bool ksm_huge_split_pays(struct ksm_batch *b)
 /*
  * Splitting the batch's THP pays: split it before its pages are looked
  * at, so that pages elsewhere (another THP that counted this one's) can
- * merge with them even if none of them merges now.  A THP that cannot be
- * split now (locked, pinned) is split by its first merge, if any.
+ * merge with them even if none of them merges now.  Returns false if it
+ * cannot be split now (locked, pinned): no page of it can merge then.
  */
-static void ksm_huge_split(struct ksm_batch *b)
+static bool ksm_huge_split(struct ksm_batch *b)
 {
 	unsigned int i;
 
 	for (i = 0; i < b->nr && !b->found[i].page; i++)
 		;
-	if (i < b->nr && !ksm_lock_for_merge(b, i))
-		folio_unlock(page_folio(b->found[i].page));
+	if (i == b->nr || ksm_lock_for_merge(b, i))
+		return false;
+	folio_unlock(page_folio(b->found[i].page));
+	return true;
 }
 
 /* The batch's THP stays whole: record its pages, merging none. */
@@ -1437,6 +1463,29 @@ static void ksm_huge_keep(struct ksm_batch *b)
 }
 
 /*
+ * Does the PTE of batch entry @f still map its KSM page?  A write may
+ * have replaced the mapping since the collection; the examination must
+ * then see the new page, or the member of the old one would stay until
+ * the next pass (and a pass that began before the write would end with
+ * the write unnoticed).  A KSM folio is never large, so a PMD maps none.
+ */
+static bool ksm_ksm_page_current(struct ksm_batch *b, struct ksm_found *f)
+{
+	pmd_t *pmd = mm_find_pmd(b->mm, f->addr);
+	spinlock_t *ptl;	/* of the PTE table */
+	bool same = false;
+	pte_t *ptep, pte;
+
+	ptep = pmd ? pte_offset_map_lock(b->mm, pmd, f->addr, &ptl) : NULL;
+	if (!ptep)
+		return false;
+	pte = ptep_get(ptep);
+	same = pte_present(pte) && pte_pfn(pte) == page_to_pfn(f->page);
+	pte_unmap_unlock(ptep, ptl);
+	return same;
+}
+
+/*
  * Examine the batch's pages, dropping each reference when done.  The
  * batch holds the mm's mmap_lock: when a writer (mmap, munmap, mprotect)
  * waits for it, the batch ends after the page at hand, so that the
@@ -1447,12 +1496,9 @@ static void ksm_scan_found(struct ksm_batch *b)
 {
 	unsigned int i;
 
-	if (b->huge) {
-		if (!ksm_huge_split_pays(b)) {
-			ksm_huge_keep(b);
-			return;
-		}
-		ksm_huge_split(b);
+	if (b->huge && (!ksm_huge_split_pays(b) || !ksm_huge_split(b))) {
+		ksm_huge_keep(b);
+		return;
 	}
 	for (i = 0; i < b->nr; i++) {
 		struct ksm_found *f = &b->found[i];
@@ -1462,6 +1508,11 @@ static void ksm_scan_found(struct ksm_batch *b)
 		if (i && mmap_lock_is_contended(b->mm)) {
 			ksm_batch_cut(b, i);
 			return;
+		}
+		if (f->page && folio_test_ksm(page_folio(f->page)) &&
+		    !ksm_ksm_page_current(b, f)) {
+			folio_put(page_folio(f->page));
+			f->page = NULL;
 		}
 		if (!f->page)
 			f->page = ksm_lookup_page(b->vma, f->addr);
@@ -1662,7 +1713,7 @@ void ksm_scan_batch(unsigned int budget)
 	/* Hardened mode's frames and pins, once a batch, with no mmap_lock held. */
 	if (READ_ONCE(ksm_knobs.hardened))
 		ksm_frames_refill();
-	ksm_stable_release_pins(false);
+	ksm_stable_release_pins();
 	/* What a THP examined whole took beyond its budget is paid back first. */
 	if (ksm_budget_debt >= bg.pages) {
 		ksm_budget_debt -= bg.pages;

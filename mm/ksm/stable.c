@@ -36,8 +36,8 @@ static struct kmem_cache *ksm_member_cache;
  * under TCG, see ksm_sidechan).  So the engine holds a reference on each
  * KSM folio of hardened mode and frees it itself once it is unmapped:
  * every batch looks at a share of the pinned folios, oldest first (all
- * of them within KSM_PINS_ROUNDS batches, and every second while KSM is
- * stopped), and reclaim may ask the shrinker, which is registered with
+ * of them within KSM_PINS_ROUNDS batches, and as many wakeups of ksmd
+ * while KSM is stopped), and reclaim may ask the shrinker, which is registered with
  * every memory cgroup that holds a pinned folio.
  *
  * Reclaim may unmap and swap out a pinned folio, but not free it: the
@@ -814,7 +814,7 @@ static unsigned long ksm_pins_scan(unsigned long nr, enum ksm_pins_mode mode)
 		struct folio *folio;
 		bool drop;
 
-		if (done == nr)
+		if (done == nr || (mode == KSM_PINS_FREE_UNMAPPED && ksm_mutex_wanted()))
 			break;
 		done++;
 		folio = ksm_stable_folio(stable, false);
@@ -846,26 +846,32 @@ static unsigned long ksm_pins_scan(unsigned long nr, enum ksm_pins_mode mode)
 
 /**
  * ksm_stable_release_pins() - free pinned folios no longer mapped
- * @all: look at every pinned folio, not only at a share of them
  *
- * Called before every batch, and every second while KSM is stopped, so
- * that a KSM folio of hardened mode whose last mapping went away is
+ * Called before every batch, and from time to time while KSM is stopped,
+ * so that a KSM folio of hardened mode whose last mapping went away is
  * freed soon, not only at the next visit of its address or at the next
  * prune.  (Exits and run=2 let their folios go as they drop the last
- * members.)  A batch looks at 1/KSM_PINS_ROUNDS of them, at least
- * KSM_PINS_PER_BATCH.
+ * members.)  Looks at 1/KSM_PINS_ROUNDS of them, at least
+ * KSM_PINS_PER_BATCH, and stops early for a task waiting for ksm_mutex.
  *
  * Context: ksm_mutex held; may sleep.
- * Return: true if pinned folios remain.
+ * Return: how many folios were freed.
  */
-bool ksm_stable_release_pins(bool all)
+unsigned long ksm_stable_release_pins(void)
 {
-	unsigned long nr = ksm_pins_nr;
+	return ksm_pins_scan(max_t(unsigned long, KSM_PINS_PER_BATCH,
+				   ksm_pins_nr / KSM_PINS_ROUNDS),
+			     KSM_PINS_FREE_UNMAPPED);
+}
 
-	if (!all)
-		nr = max_t(unsigned long, KSM_PINS_PER_BATCH, nr / KSM_PINS_ROUNDS);
-	ksm_pins_scan(nr, KSM_PINS_FREE_UNMAPPED);
-	return ksm_pins_nr;
+/**
+ * ksm_stable_has_pins() - does hardened mode hold any folio?
+ *
+ * Return: true if some KSM folio is pinned (read without ksm_mutex).
+ */
+bool ksm_stable_has_pins(void)
+{
+	return READ_ONCE(ksm_pins_nr);
 }
 
 static unsigned long ksm_stable_shrink_count(struct shrinker *s, struct shrink_control *sc)

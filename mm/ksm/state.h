@@ -185,6 +185,7 @@ struct ksm_slot {
 #define KSM_V_DUE_MASK		0x1ffULL
 #define KSM_V_WANTED		BIT_ULL(61)
 #define KSM_V_FILED		BIT_ULL(62)
+static_assert(KSM_V_DUE_SHIFT + 9 <= 61, "due passes overlap the flags");
 
 /* Kconfig keeps KSM to 64-bit kernels: xa_mk_value() holds 63 bits there. */
 static_assert(BITS_PER_LONG == 64, "KSM tracking entries need 63-bit xarray values");

@@ -574,7 +574,7 @@ static void test_hardened_stopped(void)
 	ok &= wait_counts(n / 2, n / 2);
 	ok &= ksm_put("run", 0) == 0;
 	munmap(map, n * psize);
-	for (waited = 0; waited < 50 && ksm_get("pages_shared"); waited++)
+	for (waited = 0; waited < 100 && ksm_get("pages_shared"); waited++)
 		usleep(100000);
 	ok &= !ksm_get("pages_shared") && !ksm_get("pages_sharing");
 	if (!ok)

@@ -10,6 +10,8 @@
  * pages are mapped on both sides of the THPs, so that ksmd meets some
  * before and some after them in a pass.
  */
+#include <sys/wait.h>
+
 #include "ksm_test_util.h"
 
 #define THP_SIZE	(2UL << 20)
@@ -282,6 +284,47 @@ static void test_identical(void)
 	finish();
 }
 
+/*
+ * A THP that fork left mapped in two processes is the same page at the
+ * same address in both: it must not count as its own duplicate.
+ */
+static void test_forked(void)
+{
+	long splits = vmstat_field("thp_split_page");
+	int to_child[2], status;
+	bool ok = true;
+	char *thp, c;
+	pid_t pid;
+
+	start(THP_PAGES / 8);
+	thp = map_thps(1, thp_tag);
+	if (!thp || pipe(to_child)) {
+		ksft_test_result_fail("forked THP: no THP\n");
+		finish();
+		return;
+	}
+	pid = fork();
+	if (!pid) {
+		if (read(to_child[0], &c, 1) != 1)
+			_exit(1);
+		_exit(smaps_kb(thp, "AnonHugePages:") == THP_SIZE >> 10 ? 0 : 2);
+	}
+	ok &= ksm_wait_scans(8) && counts_are(0, 0);
+	ok &= smaps_kb(thp, "AnonHugePages:") == THP_SIZE >> 10;
+	ok &= vmstat_field("thp_split_page") == splits;
+	ok &= write(to_child[1], "x", 1) == 1 && waitpid(pid, &status, 0) == pid &&
+	      WIFEXITED(status) && !WEXITSTATUS(status);
+	if (!ok)
+		ksft_print_msg("AnonHugePages %ld kB, thp_split_page +%ld\n",
+			       smaps_kb(thp, "AnonHugePages:"),
+			       vmstat_field("thp_split_page") - splits);
+	ksft_test_result(ok, "a THP fork shares is not its own duplicate: kept whole\n");
+	close(to_child[0]);
+	close(to_child[1]);
+	munmap(thp, THP_SIZE);
+	finish();
+}
+
 static const struct ksm_test tests[] = {
 	{ "knob", test_knob, 1 },
 	{ "below", test_below, 1 },
@@ -289,6 +332,7 @@ static const struct ksm_test tests[] = {
 	{ "threshold_one", test_threshold_one, 1 },
 	{ "repeats_inside", test_repeats_inside, 1 },
 	{ "identical", test_identical, 1 },
+	{ "forked", test_forked, 1 },
 };
 
 int main(int argc, char **argv)
