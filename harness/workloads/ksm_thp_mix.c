@@ -12,7 +12,10 @@
  * ksmd runs at full speed (use_zero_pages 0, the default) until
  * pages_sharing has stayed the same for three passes.
  *
- * prints: thp_saved_mib (pages_sharing in MiB), thp_splits (THPs split,
+ * prints: thp_saved_mib (how much the process's proportional anonymous
+ *         memory, Pss_Anon, shrank: a KSM page its mappings share counts
+ *         once, and a split maps the zero pages of a THP to the zero page
+ *         by itself, which pages_sharing does not count), thp_splits (THPs split,
  *         from thp_split_page in /proc/vmstat), thp_kept_pct (the share
  *         of the THPs still mapped huge at the end), thp_converge_s, and
  *         thp_hot_read_ns_during / thp_hot_read_ns_after (the median time
@@ -100,7 +103,7 @@ int main(int argc, char **argv)
 {
 	long n_hot = 100, n_cold = 4, n_zero = 4, psize = sysconf(_SC_PAGESIZE);
 	long pages = HPAGE / psize, i, j, thp_kb, total, sharing, last = -1;
-	long splits0, scans_same = 0, scans_last;
+	long splits0, scans_same = 0, scans_last, pss0;
 	double t0, t_conv = 0;
 	char *cold, *zero;
 	pthread_t tid;
@@ -143,6 +146,7 @@ int main(int argc, char **argv)
 
 	pthread_create(&tid, NULL, reader, NULL);
 	splits0 = vmstat_of("thp_split_page");
+	pss0 = kb_field("/proc/self/smaps_rollup", "Pss_Anon");
 	madvise(hot, hot_len, MADV_MERGEABLE);
 	madvise(cold, n_cold * HPAGE, MADV_MERGEABLE);
 	madvise(zero, n_zero * HPAGE, MADV_MERGEABLE);
@@ -176,7 +180,8 @@ int main(int argc, char **argv)
 	printf("thp_mix: pages_sharing %ld, pages_shared %ld, THPs split %ld, AnonHugePages %ld kB, converged in %.2f s%s\n",
 	       sharing, ksm_read("pages_shared"), vmstat_of("thp_split_page") - splits0, thp_kb,
 	       t_conv, scans_same < STABLE_PASSES ? " (not settled)" : "");
-	bench_fig(sharing * psize / 1048576.0, "thp_saved_mib");
+	bench_fig((pss0 - kb_field("/proc/self/smaps_rollup", "Pss_Anon")) / 1024.0,
+		  "thp_saved_mib");
 	bench_fig(vmstat_of("thp_split_page") - splits0, "thp_splits");
 	bench_fig(100.0 * thp_kb / (total * (HPAGE >> 10)), "thp_kept_pct");
 	bench_fig(t_conv, "thp_converge_s");
