@@ -23,9 +23,10 @@ static struct task_struct *ksmd;
 #define KSM_REAP_RETRY_MS	100
 
 /*
- * How often ksmd, while KSM is stopped, frees pinned folios of hardened
- * mode that are no longer mapped (see ksm_stable_release_pins()): every
- * 250 ms, backing off to every 4 s while it finds none.
+ * How often ksmd, while KSM is stopped, looks at every pinned folio of
+ * hardened mode and frees those no longer mapped (see
+ * ksm_stable_release_pins()): every 250 ms, backing off to every 4 s
+ * while it finds none.
  */
 #define KSM_PINS_IDLE_MS	250
 #define KSM_PINS_IDLE_MAX_MS	4000
@@ -73,7 +74,7 @@ static int ksm_thread(void *unused)
 		reap_again = ksm_reap_exited(reap_again);
 		if (ksm_should_scan())
 			ksm_scan_batch(READ_ONCE(ksm_knobs.pages_to_scan));
-		else if (ksm_stable_release_pins())
+		else if (ksm_stable_release_pins(true))
 			pins_ms = KSM_PINS_IDLE_MS;
 		else
 			pins_ms = min_t(unsigned int, 2 * pins_ms, KSM_PINS_IDLE_MAX_MS);

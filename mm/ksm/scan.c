@@ -916,6 +916,18 @@ static void ksm_mark_wanted(struct ksm_slot *slot, unsigned long addr)
 		ksm_set_value(slot, addr >> PAGE_SHIFT, xa_to_value(entry) | KSM_V_WANTED);
 }
 
+/* How many pages of the THP around @addr have a twin (KSM_V_WANTED)? */
+static unsigned int ksm_thp_wanted(struct ksm_slot *slot, unsigned long addr)
+{
+	unsigned long vpn, first = (addr & PMD_MASK) >> PAGE_SHIFT;
+	unsigned int nr = 0;
+	void *entry;
+
+	xa_for_each_range(&slot->items, vpn, entry, first, first + KSM_PMD_PAGES - 1)
+		nr += xa_is_value(entry) && (xa_to_value(entry) & KSM_V_WANTED);
+	return nr;
+}
+
 /*
  * Try to merge batch entry @i with the candidate at @loc.  Returns 0 when
  * merged; -ENOENT if the candidate entry is stale, or of no use for the
@@ -947,12 +959,15 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	/*
 	 * A THP kept whole is not split for one page: it hears of it, and
 	 * the candidate goes, so that later pages of the same content do
-	 * not all open it again.
+	 * not all open it again.  Once enough of its pages have twins, it
+	 * is split here (by ksm_peer_lock()), as its next examination would.
 	 */
 	if (ksm_peer_kept_whole(&p)) {
 		ksm_mark_wanted(p.slot, p.addr);
-		ksm_peer_close(&p);
-		return -ENOENT;
+		if (ksm_thp_wanted(p.slot, p.addr) < READ_ONCE(ksm_knobs.thp_split_threshold)) {
+			ksm_peer_close(&p);
+			return -ENOENT;
+		}
 	}
 	peer = p.page;
 	/* Our split must not be held up by a reference on the same folio. */
@@ -1330,10 +1345,10 @@ static void ksm_batch_cut(struct ksm_batch *b, unsigned int i)
  * pages are recorded and filed as candidates, and a page that finds one
  * of them does not split it either but marks its entry KSM_V_WANTED, so
  * that the THP's next examination counts it, and takes it out of the
- * unstable index for the rest of the pass.  Identical THPs thus merge
- * in the pass after they found each other: the second one examined
- * splits at once, the first one at its next examination, and its pages
- * then merge as the second one's are met.
+ * unstable index for the rest of the pass.  The counting marks the
+ * candidates it finds the same way, and a page that finds a candidate
+ * of a THP with enough marks splits that THP and merges: identical THPs
+ * thus merge in the pass that examines the second of them.
  *
  * Hashing costs what it costs for small pages, and smart scan's hashes
  * of earlier visits are used as they would be; hashes are computed once
@@ -1346,9 +1361,10 @@ static void ksm_batch_cut(struct ksm_batch *b, unsigned int i)
  * Would batch entry @i, a page of a THP, merge?  Its hash is kept in the
  * entry for the examination that follows; *@hash is the one to compare
  * with the THP's other pages, 0 if none.  @shared: the THP is mapped more
- * than once (fork): a candidate at the same address in another mm is
- * most likely this very page, which can never be a partner.  *@skipped
- * tells that smart scan passes over the page in this pass.
+ * than once (fork): a candidate inside the THP's range in another mm is
+ * most likely a page of this very THP, which can never be a partner (none
+ * of its pages can host a KSM folio either).  *@skipped tells that smart
+ * scan passes over the page in this pass.
  */
 static bool ksm_huge_would_merge(struct ksm_batch *b, unsigned int i, bool shared, u64 *hash,
 				 bool *skipped)
@@ -1383,9 +1399,21 @@ static bool ksm_huge_would_merge(struct ksm_batch *b, unsigned int i, bool share
 		return false;
 	own = ksm_loc(b->slot->id, vpn);
 	key = ksm_ukey(*hash, f->page, b->domain);
-	while ((loc = ksm_utable_next(&ksm_unstable, key, &pos)))
-		if (loc != own && !(shared && ksm_loc_vpn(loc) == vpn))
-			return true;
+	while ((loc = ksm_utable_next(&ksm_unstable, key, &pos))) {
+		struct ksm_slot *slot;
+
+		if (loc == own || (shared && (ksm_loc_vpn(loc) ^ vpn) < KSM_PMD_PAGES))
+			continue;
+		/*
+		 * The candidate hears of it too: if it is a page of a THP kept
+		 * whole, that THP may be split as soon as a page merges with
+		 * it, instead of at its next examination.
+		 */
+		slot = ksm_slot_of(ksm_loc_slot(loc));
+		if (slot)
+			ksm_mark_wanted(slot, ksm_loc_vpn(loc) << PAGE_SHIFT);
+		return true;
+	}
 	return false;
 }
 
@@ -1422,6 +1450,9 @@ static bool ksm_huge_split_pays(struct ksm_batch *b)
 		b->collected -= skipped;
 		cond_resched();
 	}
+	/* Copies inside a THP that fork shares can never merge: no host. */
+	if (shared)
+		nr = 0;
 	sort(ksm_huge_hashes, nr, sizeof(u64), ksm_cmp_hash, NULL);
 	for (i = 1; i < nr; i++)
 		would += ksm_huge_hashes[i] == ksm_huge_hashes[i - 1];
@@ -1446,7 +1477,10 @@ static bool ksm_huge_split(struct ksm_batch *b)
 	return true;
 }
 
-/* The batch's THP stays whole: record its pages, merging none. */
+/*
+ * The batch's THP stays whole: record its pages, merging none.  Pages a
+ * failed split gave up are looked up again (the PMD still maps them).
+ */
 static void ksm_huge_keep(struct ksm_batch *b)
 {
 	unsigned int i;
@@ -1454,6 +1488,8 @@ static void ksm_huge_keep(struct ksm_batch *b)
 	for (i = 0; i < b->nr; i++) {
 		struct ksm_found *f = &b->found[i];
 
+		if (!f->page && !f->settled)
+			f->page = ksm_lookup_page(b->vma, f->addr);
 		if (!f->page)
 			continue;
 		ksm_scan_page(b, i, false);
@@ -1713,7 +1749,7 @@ void ksm_scan_batch(unsigned int budget)
 	/* Hardened mode's frames and pins, once a batch, with no mmap_lock held. */
 	if (READ_ONCE(ksm_knobs.hardened))
 		ksm_frames_refill();
-	ksm_stable_release_pins();
+	ksm_stable_release_pins(false);
 	/* What a THP examined whole took beyond its budget is paid back first. */
 	if (ksm_budget_debt >= bg.pages) {
 		ksm_budget_debt -= bg.pages;

@@ -36,8 +36,9 @@ static struct kmem_cache *ksm_member_cache;
  * under TCG, see ksm_sidechan).  So the engine holds a reference on each
  * KSM folio of hardened mode and frees it itself once it is unmapped:
  * every batch looks at a share of the pinned folios, oldest first (all
- * of them within KSM_PINS_ROUNDS batches, and as many wakeups of ksmd
- * while KSM is stopped), and reclaim may ask the shrinker, which is registered with
+ * of them within KSM_PINS_ROUNDS batches, and all of them at each
+ * wakeup of ksmd while KSM is stopped), and reclaim may ask the shrinker,
+ * which is registered with
  * every memory cgroup that holds a pinned folio.
  *
  * Reclaim may unmap and swap out a pinned folio, but not free it: the
@@ -846,22 +847,25 @@ static unsigned long ksm_pins_scan(unsigned long nr, enum ksm_pins_mode mode)
 
 /**
  * ksm_stable_release_pins() - free pinned folios no longer mapped
+ * @all: look at all of them (KSM is stopped), not only at a share
  *
  * Called before every batch, and from time to time while KSM is stopped,
  * so that a KSM folio of hardened mode whose last mapping went away is
  * freed soon, not only at the next visit of its address or at the next
  * prune.  (Exits and run=2 let their folios go as they drop the last
- * members.)  Looks at 1/KSM_PINS_ROUNDS of them, at least
- * KSM_PINS_PER_BATCH, and stops early for a task waiting for ksm_mutex.
+ * members.)  A batch looks at 1/KSM_PINS_ROUNDS of them, at least
+ * KSM_PINS_PER_BATCH.  Stops early for a task waiting for ksm_mutex.
  *
  * Context: ksm_mutex held; may sleep.
  * Return: how many folios were freed.
  */
-unsigned long ksm_stable_release_pins(void)
+unsigned long ksm_stable_release_pins(bool all)
 {
-	return ksm_pins_scan(max_t(unsigned long, KSM_PINS_PER_BATCH,
-				   ksm_pins_nr / KSM_PINS_ROUNDS),
-			     KSM_PINS_FREE_UNMAPPED);
+	unsigned long nr = ksm_pins_nr;
+
+	if (!all)
+		nr = max_t(unsigned long, KSM_PINS_PER_BATCH, nr / KSM_PINS_ROUNDS);
+	return ksm_pins_scan(nr, KSM_PINS_FREE_UNMAPPED);
 }
 
 /**

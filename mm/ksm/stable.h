@@ -81,7 +81,7 @@ void ksm_member_del(struct ksm_member *m);
 void ksm_member_replace(struct ksm_member *m);
 void ksm_stable_forget(struct ksm_stable *stable);
 void ksm_stable_pin(struct ksm_stable *stable, struct folio *folio);
-unsigned long ksm_stable_release_pins(void);
+unsigned long ksm_stable_release_pins(bool all);
 bool ksm_stable_has_pins(void);
 void ksm_stable_walk(void (*fn)(struct ksm_stable *stable, void *arg), void *arg);
 bool ksm_stable_forget_all(void);

@@ -211,6 +211,27 @@ struct mm_struct *ksm_slot_get_mm(unsigned int id, struct ksm_slot **slotp)
 }
 
 /**
+ * ksm_slot_of() - the slot of a slot id, for its tracking entries
+ * @id: slot id from an unstable-index location
+ *
+ * Slots are freed only under ksm_mutex, so the slot stays while the
+ * caller holds it; its mm may be exiting.
+ *
+ * Context: ksm_mutex held.
+ * Return: the slot, or NULL.
+ */
+struct ksm_slot *ksm_slot_of(unsigned int id)
+{
+	struct ksm_slot *slot;
+
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	slot = xa_load(&ksm_slot_ids, id);
+	spin_unlock(&ksm_slots_lock);
+	return slot;
+}
+
+/**
  * ksm_cursor_slot() - the slot ksmd is scanning
  * @pos: returns where ksmd's address in it is kept
  *

@@ -339,6 +339,7 @@ struct ksm_slot *ksm_slot_find(struct mm_struct *mm);
 struct ksm_slot *ksm_slot_next(struct ksm_slot *slot);
 bool ksm_slots_empty(void);
 struct mm_struct *ksm_slot_get_mm(unsigned int id, struct ksm_slot **slotp);
+struct ksm_slot *ksm_slot_of(unsigned int id);
 bool ksm_slot_retire(struct ksm_slot *slot);
 void ksm_slot_unlink(struct ksm_slot *slot);
 void ksm_slot_free(struct ksm_slot *slot);
