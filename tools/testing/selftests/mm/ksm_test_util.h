@@ -271,12 +271,8 @@ static inline long proc_stat_field(const char *key)
 	return v;
 }
 
-/*
- * Kilobytes of KSM pages in the VMA of ours that holds @addr (smaps).
- * (6.12's /proc/kpageflags sets KPF_KSM for every anonymous page: it
- * cannot tell a KSM page.)
- */
-static inline long smaps_ksm_kb(void *addr)
+/* Field @key (with its colon) of the smaps entry of our VMA holding @addr, in kB. */
+static inline long smaps_kb(void *addr, const char *key)
 {
 	unsigned long start, end, a = (unsigned long)addr;
 	char line[256];
@@ -287,12 +283,22 @@ static inline long smaps_ksm_kb(void *addr)
 	while (f && fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
 			in = a >= start && a < end;
-		else if (in && !strncmp(line, "KSM:", 4))
-			kb = strtol(line + 4, NULL, 10);
+		else if (in && !strncmp(line, key, strlen(key)))
+			kb = strtol(line + strlen(key), NULL, 10);
 	}
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+/*
+ * Kilobytes of KSM pages in the VMA of ours that holds @addr (smaps).
+ * (6.12's /proc/kpageflags sets KPF_KSM for every anonymous page: it
+ * cannot tell a KSM page.)
+ */
+static inline long smaps_ksm_kb(void *addr)
+{
+	return smaps_kb(addr, "KSM:");
 }
 
 /*

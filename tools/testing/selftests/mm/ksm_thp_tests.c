@@ -17,26 +17,6 @@
 #define THP_SIZE	(2UL << 20)
 #define THP_PAGES	512
 
-/* Field @key (with its colon) of the smaps entry of the VMA holding @addr, in kB. */
-static long smaps_kb(void *addr, const char *key)
-{
-	unsigned long start, end, a = (unsigned long)addr;
-	char line[256];
-	bool in = false;
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = a >= start && a < end;
-		else if (in && !strncmp(line, key, strlen(key)))
-			kb = strtol(line + strlen(key), NULL, 10);
-	}
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 static long vmstat_field(const char *key)
 {
 	char name[64];
