@@ -32,7 +32,7 @@
 /**
  * struct ksm_rmap_check - state of one rmap_check
  * @folios: KSM folios checked
- * @mappings: their mappings, by mapcount
+ * @mappings: their mappings, by mapcount, pins left out
  * @unfindable: mappings the reverse map did not reach
  * @seen: (VMA, address) pairs the walk of the current folio visited
  * @nr_seen: entries of @seen in use
@@ -85,18 +85,20 @@ static bool ksm_check_count(struct folio *folio, struct vm_area_struct *vma,
 }
 
 /*
- * Mappings of the locked KSM @folio that the reverse map does not find:
- * those counted by the mapcount both before and after the walk.
+ * Tenants' mappings of the locked KSM @folio (the pin is not one) that
+ * the reverse map does not find: those counted by the mapcount both
+ * before and after the walk.
  */
-static int ksm_check_missing(struct ksm_rmap_check *c, struct folio *folio)
+static int ksm_check_missing(struct ksm_rmap_check *c, struct ksm_stable *stable,
+			     struct folio *folio)
 {
 	struct rmap_walk_control rwc = { .rmap_one = ksm_check_count, .arg = c };
-	int before = folio_mapcount(folio);
+	int before = ksm_stable_mapcount(stable, folio);
 
 	c->nr_seen = 0;
 	c->found = 0;
 	rmap_walk(folio, &rwc);
-	return min(before, folio_mapcount(folio)) - c->found;
+	return min(before, ksm_stable_mapcount(stable, folio)) - c->found;
 }
 
 static void ksm_check_one(struct ksm_stable *stable, void *arg)
@@ -109,17 +111,18 @@ static void ksm_check_one(struct ksm_stable *stable, void *arg)
 	if (IS_ERR(folio))
 		return;
 	for (tries = 0; tries < KSM_CHECK_TRIES; tries++) {
-		missing = ksm_check_missing(c, folio);
+		missing = ksm_check_missing(c, stable, folio);
 		if (missing <= 0)
 			break;
 		cond_resched();
 	}
 	c->folios++;
-	c->mappings += folio_mapcount(folio);
+	c->mappings += ksm_stable_mapcount(stable, folio);
 	if (missing > 0) {
 		c->unfindable += missing;
 		pr_err("ksm: %d of %d mappings of KSM page %lx unreachable by rmap (%u members)\n",
-		       missing, folio_mapcount(folio), folio_pfn(folio), stable->nr_members);
+		       missing, ksm_stable_mapcount(stable, folio), folio_pfn(folio),
+		       stable->nr_members);
 		dump_page(&folio->page, "KSM page with unreachable mappings");
 	}
 	folio_unlock(folio);

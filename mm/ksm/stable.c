@@ -18,6 +18,7 @@
 #include <linux/rmap.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
+#include <linux/swap.h>
 #include <trace/events/ksm.h>
 
 #include "state.h"
@@ -33,20 +34,27 @@ static struct kmem_cache *ksm_member_cache;
  * writer's mapping: if that was the last mapping, the fault would also
  * free the folio, and a write to a page without a twin would take
  * measurably longer than one to a page that shares (about a microsecond
- * under TCG, see ksm_sidechan).  So the engine holds a reference on each
- * KSM folio of hardened mode and frees it itself once it is unmapped:
+ * under TCG, see ksm_sidechan).  Even without the free, the last unmap
+ * updates the mapped-anon statistics (node and memory cgroup) that no
+ * other unmap touches, worth a few points of AUC.  So the engine holds a
+ * mapping of its own on each mapped KSM folio of hardened mode, the pin:
+ * a count in the mapcount, as a page table entry would hold, without the
+ * entry, and references (ksm_pin_get()).  No tenant's unmap is then the
+ * last one.  The engine frees the folio itself once tenants unmapped it:
  * every batch looks at a share of the pinned folios, oldest first (all
  * of them within KSM_PINS_ROUNDS batches, and all of them at each
  * wakeup of ksmd while KSM is stopped), and reclaim may ask the shrinker,
- * which is registered with
- * every memory cgroup that holds a pinned folio.
+ * which is registered with every memory cgroup that holds a pinned folio.
  *
- * Reclaim may unmap and swap out a pinned folio, but not free it: the
- * shrinker drops the pins of unmapped folios, so that the next round of
- * reclaim frees them.  It never drops the pin of a mapped folio: that
- * would free nothing, and would bring the signal back until ksmd's next
- * visit.
- *
+ * The reverse map does not find the pin, so nothing unmaps a pinned folio
+ * entirely.  Reclaim may replace its tenants' entries with swap entries,
+ * but writes nothing and frees nothing: it finds the folio still mapped
+ * and activates it.  The shrinker drops the pins of folios no tenant
+ * maps, so that reclaim frees them once they age again.  It never drops
+ * the pin of a mapped folio: that would free nothing, and would bring
+ * the signal back until ksmd's next visit.  Only order-0 folios are
+ * pinned: KSM folios are.
+
  * A pinned folio cannot be migrated, so only folios that may stay put
  * long-term are pinned: in an unmovable pageblock outside ZONE_MOVABLE
  * and CMA (the frames of frames.c are), not in an isolated one, and not
@@ -603,10 +611,49 @@ static void ksm_pins_reach(struct folio *folio)
 #endif
 }
 
-/* Does the engine hold a reference on the folio of @stable? */
+/* Does the engine hold a mapping of the folio of @stable? */
 static bool ksm_stable_pinned(const struct ksm_stable *stable)
 {
 	return !list_empty(&stable->pin_link);
+}
+
+/*
+ * Join the mappings of @folio for the engine: one count in the mapcount,
+ * as a page table entry would hold, and two references, the mapping's and
+ * one more, so that the refcount still exceeds the mapcount as for any
+ * pinned folio (compaction and khugepaged then leave it alone).  Only a
+ * mapped folio is pinned: an unmapped one may be under migration, and
+ * nothing but the folio lock's holder may map it again.  Mapped, the
+ * first mapping is not ours: the statistics do not change.
+ */
+static bool ksm_pin_get(struct folio *folio)
+{
+	folio_ref_add(folio, 2);
+	if (atomic_inc_unless_negative(&folio->_mapcount))
+		return true;
+	folio_put_refs(folio, 2);	/* the caller holds a reference too */
+	return false;
+}
+
+/* Leave the mappings of @folio, as folio_remove_rmap_pte() would. */
+static void ksm_pin_put(struct folio *folio)
+{
+	VM_WARN_ON_ONCE_FOLIO(folio_mapcount(folio) < 1, folio);
+	if (atomic_add_negative(-1, &folio->_mapcount))
+		lruvec_stat_mod_folio(folio, NR_ANON_MAPPED, -1);
+	folio_put_refs(folio, 2);
+}
+
+/**
+ * ksm_stable_mapcount() - how many mappings tenants have of a KSM folio
+ * @stable: its node
+ * @folio: the folio, referenced
+ *
+ * Return: the folio's mapcount without the engine's own (the pin).
+ */
+int ksm_stable_mapcount(const struct ksm_stable *stable, struct folio *folio)
+{
+	return folio_mapcount(folio) - ksm_stable_pinned(stable);
 }
 
 /**
@@ -614,8 +661,9 @@ static bool ksm_stable_pinned(const struct ksm_stable *stable)
  * @stable: the node, in the index or about to be
  * @folio: its KSM folio, referenced by the caller
  *
- * Takes a reference of its own (the pin), unless @stable holds one
- * already or @folio must stay movable (see "Pins of hardened mode").
+ * Maps @folio for the engine (the pin), unless @stable holds a pin
+ * already, @folio is not mapped, or it must stay movable (see "Pins of
+ * hardened mode").
  *
  * Context: ksm_mutex held.
  */
@@ -623,11 +671,13 @@ void ksm_stable_pin(struct ksm_stable *stable, struct folio *folio)
 {
 	lockdep_assert_held(&ksm_mutex);
 	if (ksm_stable_pinned(stable) || ksm_pin_offline(folio) ||
+	    WARN_ON_ONCE(folio_test_large(folio)) ||
 	    !folio_is_longterm_pinnable(folio) ||
 	    is_migrate_movable(get_pageblock_migratetype(&folio->page)) ||
 	    is_migrate_isolate_page(&folio->page))
 		return;
-	folio_get(folio);
+	if (!ksm_pin_get(folio))
+		return;
 	list_add_tail(&stable->pin_link, &ksm_pins);
 	WRITE_ONCE(ksm_pins_nr, ksm_pins_nr + 1);
 	ksm_pins_reach(folio);
@@ -641,7 +691,7 @@ static void ksm_stable_unpin(struct ksm_stable *stable, struct folio *folio)
 		return;
 	list_del_init(&stable->pin_link);
 	WRITE_ONCE(ksm_pins_nr, ksm_pins_nr - 1);
-	folio_put(folio);
+	ksm_pin_put(folio);
 }
 
 /*
@@ -669,7 +719,7 @@ static void __ksm_stable_forget(struct ksm_stable *stable, bool swapped)
 		 * alike: the ones that remain (an exit tearing the mm down, a
 		 * fork child not visited yet) free the folio in their own time.
 		 */
-		if (!folio_mapped(folio) || hlist_empty(&stable->members))
+		if (!ksm_stable_mapcount(stable, folio) || hlist_empty(&stable->members))
 			ksm_stable_unpin(stable, folio);
 		if (folio_mapped(folio) ||
 		    (!swapped && folio_test_swapcache(folio) &&
@@ -678,6 +728,12 @@ static void __ksm_stable_forget(struct ksm_stable *stable, bool swapped)
 			folio_put(folio);
 			return;
 		}
+		/*
+		 * The pin kept the unmaps that emptied it from freeing its
+		 * swap slot; one that no swap entry refers to goes now.
+		 */
+		if (folio_test_swapcache(folio))
+			folio_free_swap(folio);
 		ksm_folio_set_stable(folio, NULL);
 		ksm_stable_unpin(stable, folio);
 	}
@@ -750,7 +806,7 @@ static void ksm_stable_prune_one(struct ksm_stable *stable, void *arg)
 		return;
 	}
 	/* A pinned folio is not freed by its last unmapping: it is freed here. */
-	if (ksm_stable_pinned(stable) && !folio_mapped(folio)) {
+	if (ksm_stable_pinned(stable) && !ksm_stable_mapcount(stable, folio)) {
 		folio_put(folio);
 		ksm_stable_forget(stable);
 		return;
@@ -826,7 +882,7 @@ static unsigned long ksm_pins_scan(unsigned long nr, enum ksm_pins_mode mode)
 		if (mode == KSM_PINS_DROP_OFFLINE)
 			drop = ksm_pin_offline(folio);
 		else
-			drop = !folio_mapped(folio);
+			drop = !ksm_stable_mapcount(stable, folio);
 		freed += drop;
 		if (drop && mode == KSM_PINS_FREE_UNMAPPED) {
 			folio_put(folio);

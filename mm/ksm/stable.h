@@ -25,8 +25,8 @@
  *	the index key
  * @owner: the tenant (memory cgroup) it counts as shared in; ksm_mutex
  * @pin_link: entry in the list of pinned nodes while the engine holds a
- *	reference on the folio (hardened mode), so that unmapping its last
- *	mapping never frees it; empty otherwise; ksm_mutex
+ *	mapping of the folio (hardened mode), so that no tenant's unmap is
+ *	its last one; empty otherwise; ksm_mutex
  * @sealed: with CONFIG_DEBUG_VM, the content hash taken once the folio
  *	became KSM, for ksm_stable_check(); set before the node is indexed
  *
@@ -81,6 +81,7 @@ void ksm_member_del(struct ksm_member *m);
 void ksm_member_replace(struct ksm_member *m);
 void ksm_stable_forget(struct ksm_stable *stable);
 void ksm_stable_pin(struct ksm_stable *stable, struct folio *folio);
+int ksm_stable_mapcount(const struct ksm_stable *stable, struct folio *folio);
 unsigned long ksm_stable_release_pins(bool all);
 bool ksm_stable_has_pins(void);
 void ksm_stable_walk(void (*fn)(struct ksm_stable *stable, void *arg), void *arg);

@@ -451,14 +451,16 @@ static long minor_faults(void)
 
 /*
  * Hardened mode: every page of a region, 32 of unique content and 16
- * pairs, becomes a KSM page on a frame none of the pages had; then a
- * write to any of them takes exactly one minor fault.
+ * pairs, becomes a KSM page on a frame none of the pages had, that
+ * pagemap shows as not exclusive to this process whether it has a twin
+ * or not (the engine maps it too); then a write to any of them takes
+ * exactly one minor fault.
  */
 static void test_hardened(void)
 {
 	const int n = 64, uniq = 32;
 	uint64_t before[64], after;
-	int i, j, moved = 0, reused = 0, faults_bad = 0;
+	int i, j, moved = 0, reused = 0, faults_bad = 0, excl = 0;
 	bool ok = true;
 	char *map;
 
@@ -485,8 +487,10 @@ static void test_hardened(void)
 		moved += after && after != before[i];
 		j = i < uniq ? i : i ^ 1;
 		reused += after == before[i] || after == before[j];
+		/* pagemap's PM_MMAP_EXCLUSIVE */
+		excl += !!(pagemap_of(map + i * psize) & (1ULL << 56));
 	}
-	ok &= moved == n && !reused;
+	ok &= moved == n && !reused && !excl;
 	for (i = 0; i < n; i++) {
 		long f = minor_faults();
 
@@ -498,8 +502,8 @@ static void test_hardened(void)
 	for (i = 0; i < n; i++)
 		ok &= check(map + i * psize, i < uniq ? 5000 + i : 6000 + (i - uniq) / 2);
 	if (!ok)
-		ksft_print_msg("%d of %d moved, %d to a pair's frame, %d writes not one fault\n",
-			       moved, n, reused, faults_bad);
+		ksft_print_msg("%d of %d moved, %d to a pair's frame, %d exclusive, %d writes %s\n",
+			       moved, n, reused, excl, faults_bad, "not one fault");
 	munmap(map, n * psize);
 	back_to_global();
 	ksft_test_result(ok, "hardened: every page KSM on a fresh frame, one fault a write\n");
@@ -531,10 +535,15 @@ static void test_hardened_reclaim(void)
 	ok &= ksm_wait_scans(2) && ksm_get("pages_shared") == n;
 	ok &= smaps_ksm_kb(map) == n * (long)psize / 1024;
 	for (i = 0; i < n; i++) {
+		uint64_t pfn = pfn_of(map + i * psize);
 		long f = minor_faults();
 
 		map[i * psize] ^= 1;
-		faults_bad += minor_faults() - f != 1;
+		f = minor_faults() - f;
+		if (f != 1 && !faults_bad++)
+			ksft_print_msg("page %d: %ld faults, pfn %llx then %llx\n", i, f,
+				       (unsigned long long)pfn,
+				       (unsigned long long)pfn_of(map + i * psize));
 		map[i * psize] ^= 1;
 		ok &= check(map + i * psize, 7000 + i);
 	}
