@@ -4,6 +4,8 @@
 # goes under build/.  See README.md.
 #
 #   make run      build both, boot ours, run the dedup demo
+#   make guests   boot KERNEL as the host of three QEMU guests (mem-merge=on)
+#                 and show what KSM saves (THP=madvise: THP-backed guests)
 #   make check    build, boot and run every test suite
 #   make bench    ours against upstream KSM, results in build/bench/
 #   make stress   stress, faults and fuzzing on the debug kernel (LONG=1: 1 h+)
@@ -14,24 +16,24 @@
 # Variables: KERNEL=ours|upstream|debug  SUITES="selftests own kunit lint"
 #            T=<regex> (test filter)  KVM=1  JOBS=<n>  QUICK=1 (bench)
 #            LONG=1 (stress)  CMD=<command in /opt/tests> (profile,
-#            KERNEL=ours|upstream)  CHECK=1 (series)
+#            KERNEL=ours|upstream)  CHECK=1 (series)  THP=madvise (guests)
 
 SHELL := /bin/bash
 H := harness
 KERNEL ?= ours
-export KERNEL SUITES T KVM JOBS SHELL_AFTER QUICK LONG CMD CHECK
+export KERNEL SUITES T KVM JOBS SHELL_AFTER QUICK LONG CMD CHECK THP
 
 DEB_PKGS := linux-source-6.12 build-essential flex bison bc libelf-dev \
 	libssl-dev cpio xz-utils rsync kmod python3 perl ccache \
 	qemu-system-x86 busybox-static libnuma-dev libcap-dev gnuplot-nox trinity \
 	python3-sphinx python3-yaml git
 
-.PHONY: all run check bench stress profile series deps tree kernel kernels userspace lint shell clean help
+.PHONY: all run guests check bench stress profile series deps tree kernel kernels userspace lint shell clean help
 
 all: check
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(H)/deps.sh $(DEB_PKGS)
@@ -68,6 +70,9 @@ lint: deps
 
 run: deps
 	@$(H)/run.sh
+
+guests: deps
+	@$(H)/guests.sh
 
 shell: deps
 	@SHELL_AFTER=1 $(H)/run.sh

@@ -24,6 +24,7 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 	"$HARNESS/kernel.sh" upstream && "$HARNESS/kernel.sh" ours
 	"$HARNESS/userspace.sh"
 fi
+[ "$QUICK" = 1 ] || "$HARNESS/kvmhost.sh"
 
 # The workloads, each resetting KSM (run=2) first and last.  The
 # figures are named after the sizes given here.  The first two only
@@ -103,6 +104,12 @@ echo "@@BENCH-BEGIN"
 for k in /sys/kernel/mm/ksm/*; do echo "@@KNOB ${k##*/} $(cat "$k")"; done
 JOB
 printf 'run %s\n' "${workloads[@]}" >> "$job/job.sh"
+# The first round of a full run also hosts QEMU guests (about 5 minutes
+# a VM): three of 160 MiB with THP-backed memory, as KVM hosts run them.
+if [ "$QUICK" != 1 ]; then
+	echo '[ "$(cat /round)" = 1 ] && run run-guests -n 3 -m 160 -t madvise -w 300 bench' \
+		>> "$job/job.sh"
+fi
 echo 'echo "@@BENCH-END"' >> "$job/job.sh"
 chmod +x "$job/job.sh"
 
@@ -113,8 +120,11 @@ for r in $(seq 1 "$rounds"); do
 	[ $((r % 2)) = 0 ] && order="ours upstream"
 	for k in $order; do
 		say "round $r/$rounds: $k"
+		echo "$r" > "$job/round"
+		extra=
+		[ "$r" = 1 ] && [ "$QUICK" != 1 ] && extra=$BUILD/guest/kvmhost.cpio
 		set +e
-		VM_FILTER="sed -n -e /^@@BENCH-BEGIN/,/^@@BENCH-END/p" \
+		VM_EXTRA_CPIO=$extra VM_FILTER="sed -n -e /^@@BENCH-BEGIN/,/^@@BENCH-END/p" \
 			"$HARNESS/vm.sh" "$k" "$job" "$OUT/raw/$k-r$r.txt" "$tmo" |
 			grep -v -e '^@@SERIES' -e '^@@KNOB' -e '^@@BENCH-BEGIN'
 		rc=${PIPESTATUS[0]}
@@ -138,6 +148,8 @@ date=$(date -u '+%Y-%m-%d %H:%M UTC')
 vm_seconds=$elapsed
 META
 for w in "${workloads[@]}"; do echo "workload=$w"; done >> "$OUT/meta.txt"
+# (first round only)
+[ "$QUICK" = 1 ] || echo "workload=run-guests -n 3 -m 160 -t madvise -w 300 bench" >> "$OUT/meta.txt"
 
 say "VMs took $elapsed s; report"
 publish=()

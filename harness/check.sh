@@ -2,8 +2,10 @@
 # make check: build, boot, run every test suite, compare with the
 # expected failures, print the results and "N passed, N failed, N skipped".
 #   KERNEL=ours|upstream|debug   kernel the VM suites run on (default ours)
-#   SUITES="own selftests kunit lint bench stress"  suites to run (these
-#                                by default with KERNEL=ours; bench, a QUICK=1
+#   SUITES="own selftests kunit guests lint bench stress"  suites to run
+#                                (these by default with KERNEL=ours; guests,
+#                                QEMU guests with mem-merge=on inside the VM,
+#                                also with other kernels; bench, a QUICK=1
 #                                run of make bench that only checks every
 #                                figure is measured on both kernels, and
 #                                stress, the short stress suite, only with
@@ -17,7 +19,7 @@
 
 KERNEL=${KERNEL:-ours}
 if [ "$KERNEL" = ours ]; then
-	SUITES=${SUITES:-selftests own kunit lint bench stress}
+	SUITES=${SUITES:-selftests own kunit guests lint bench stress}
 else
 	SUITES=${SUITES:-selftests own kunit lint}
 fi
@@ -34,6 +36,11 @@ t0=$(date +%s)
 [ "$KERNEL" = upstream ] || ! has bench || "$HARNESS/kernel.sh" upstream
 [ "$KERNEL" = debug ] || ! has stress || "$HARNESS/kernel.sh" debug
 "$HARNESS/userspace.sh"
+# The guests' QEMU, kernel (ours) and initramfs, for the main VM.
+if has guests; then
+	[ "$KERNEL" = ours ] || "$HARNESS/kernel.sh" ours
+	"$HARNESS/kvmhost.sh"
+fi
 t_build=$(( $(date +%s) - t0 ))
 
 run=$BUILD/check-$KERNEL
@@ -123,7 +130,9 @@ if [ -s "$list" ] || has kunit; then
 	[ "$KERNEL" = debug ] && grep -q ' -f ' "$list" && ksm_text "$run/job"
 	kunit=kunit
 	has kunit || kunit=no-kunit
-	boot "$KERNEL" "$run/job" "$LOGS/console-$KERNEL.log" "$kunit"
+	extra=
+	has guests && extra=$BUILD/guest/kvmhost.cpio
+	VM_EXTRA_CPIO=$extra boot "$KERNEL" "$run/job" "$LOGS/console-$KERNEL.log" "$kunit"
 fi
 # Lint needs no VM and takes minutes on a fresh machine (the docs
 # builds, the series repository): it runs while the stress VM does,

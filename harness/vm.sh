@@ -15,7 +15,8 @@ img=$(kernel_image "$flavour")
 
 initrd=$job/initrd.cpio
 (cd "$job" && find . ! -name initrd.cpio ! -name job.cpio | LC_ALL=C sort | cpio -o -H newc --quiet) > "$job/job.cpio"
-cat "$BUILD/guest/base.cpio" "$job/job.cpio" > "$initrd"
+# VM_EXTRA_CPIO: prebuilt archives to add (kvmhost.sh's QEMU and guests).
+cat "$BUILD/guest/base.cpio" ${VM_EXTRA_CPIO:-} "$job/job.cpio" > "$initrd"
 
 append="console=ttyS0 numa=fake=2 panic=-1 oops=panic softlockup_panic=1 hung_task_panic=1 loglevel=7"
 append+=" kunit.enable=1 sysctl.kernel.hung_task_timeout_secs=60 transparent_hugepage=madvise"

@@ -6,7 +6,10 @@
  * One process maps 2 MiB-aligned THPs (MADV_HUGEPAGE), all mergeable:
  *   hot:  -n THPs of unique data, except that two of their pages hold
  *         two contents that every hot THP holds (a few duplicates in
- *         memory in use); a thread reads them at random all along;
+ *         memory in use); a thread reads them at random all along; with
+ *         -s, hot THP i holds 2^(i mod 9) such pages instead (1 to 256:
+ *         THPs from barely to half duplicate, for a sweep of
+ *         thp_split_threshold);
  *   cold: -c THPs, pairs of identical ones (the same file cached twice);
  *   zero: -z THPs of zeroes (memory a guest freed).
  * ksmd runs at full speed (use_zero_pages 0, the default) until
@@ -22,10 +25,11 @@
  *         of one random 8-byte read over the hot THPs while ksmd merges,
  *         and after; under TCG only indicative)
  *
- * usage: ksm_thp_mix [-n hot] [-c cold] [-z zero]
+ * usage: ksm_thp_mix [-n hot] [-c cold] [-z zero] [-s]
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,14 +107,17 @@ int main(int argc, char **argv)
 {
 	long n_hot = 100, n_cold = 4, n_zero = 4, psize = sysconf(_SC_PAGESIZE);
 	long pages = HPAGE / psize, i, j, thp_kb, total, sharing, last = -1;
-	long splits0, scans_same = 0, scans_last, pss0;
+	long splits0, scans_same = 0, scans_last, pss0, dups;
+	bool spread = false;
 	double t0, t_conv = 0;
 	char *cold, *zero;
 	pthread_t tid;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:c:z:")) != -1) {
-		if (opt == 'n')
+	while ((opt = getopt(argc, argv, "n:c:z:s")) != -1) {
+		if (opt == 's')
+			spread = true;
+		else if (opt == 'n')
 			n_hot = atol(optarg);
 		else if (opt == 'c')
 			n_cold = atol(optarg) & ~1L;
@@ -129,10 +136,12 @@ int main(int argc, char **argv)
 	if (!hot || !cold || !zero)
 		return 1;
 	hot_len = n_hot * HPAGE;
-	for (i = 0; i < n_hot; i++)
+	for (i = 0; i < n_hot; i++) {
+		dups = spread ? 1L << (i % 9) : 2;
 		for (j = 0; j < pages; j++)
-			ksm_fill(hot + i * HPAGE + j * psize, psize, j < 2 ? 5 : 6,
-				 j < 2 ? j : i * pages + j);
+			ksm_fill(hot + i * HPAGE + j * psize, psize, j < dups ? 5 : 6,
+				 j < dups ? j : i * pages + j);
+	}
 	for (i = 0; i < n_cold; i++)
 		for (j = 0; j < pages; j++)
 			ksm_fill(cold + i * HPAGE + j * psize, psize, 7, i / 2 * pages + j);
