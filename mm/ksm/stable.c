@@ -54,7 +54,7 @@ static struct kmem_cache *ksm_member_cache;
  * the pin of a mapped folio: that would free nothing, and would bring
  * the signal back until ksmd's next visit.  Only order-0 folios are
  * pinned: KSM folios are.
-
+ *
  * A pinned folio cannot be migrated, so only folios that may stay put
  * long-term are pinned: in an unmovable pageblock outside ZONE_MOVABLE
  * and CMA (the frames of frames.c are), not in an isolated one, and not
