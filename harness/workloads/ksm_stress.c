@@ -824,7 +824,7 @@ static void worker_main(int id, size_t pages, double end, int out_fd)
 static const char *const tunables[] = {
 	"pages_to_scan", "sleep_millisecs", "smart_scan", "use_zero_pages",
 	"max_page_sharing", "merge_across_nodes", "stable_node_chains_prune_millisecs",
-	"advisor_mode", "merge_domain", "hardened",
+	"advisor_mode", "merge_domain", "hardened", "thp_split_threshold",
 };
 
 static void drv_tunable(void)
@@ -839,6 +839,10 @@ static void drv_tunable(void)
 		snprintf(val, sizeof(val), "%llu", (unsigned long long)(rnd() % 30));
 	else if (!strcmp(name, "max_page_sharing"))
 		snprintf(val, sizeof(val), "%llu", (unsigned long long)(2 + rnd() % 600));
+	else if (!strcmp(name, "thp_split_threshold"))
+		/* 6.12's behaviour, the default, or anything up to a whole THP */
+		snprintf(val, sizeof(val), "%llu",
+			 (unsigned long long)(rnd() % 3 ? (rnd() % 2 ? 1 : 64) : 1 + rnd() % 512));
 	else if (!strcmp(name, "stable_node_chains_prune_millisecs"))
 		snprintf(val, sizeof(val), "%llu", (unsigned long long)(rnd() % 3000));
 	else if (!strcmp(name, "advisor_mode"))
@@ -1684,5 +1688,6 @@ int main(int argc, char **argv)
 	ksm_write("use_zero_pages", 0);
 	ksm_write("smart_scan", 1);
 	ksm_write("stable_node_chains_prune_millisecs", 2000);
+	ksm_write("thp_split_threshold", 64);
 	return 0;
 }
