@@ -916,16 +916,23 @@ static void ksm_mark_wanted(struct ksm_slot *slot, unsigned long addr)
 		ksm_set_value(slot, addr >> PAGE_SHIFT, xa_to_value(entry) | KSM_V_WANTED);
 }
 
-/* How many pages of the THP around @addr have a twin (KSM_V_WANTED)? */
-static unsigned int ksm_thp_wanted(struct ksm_slot *slot, unsigned long addr)
+/*
+ * Do @enough pages of the THP around @addr have a twin (KSM_V_WANTED)?
+ * The count stops there: each page that finds a candidate in a THP kept
+ * whole asks, so it must not walk all 512 entries every time.
+ */
+static bool ksm_thp_wanted(struct ksm_slot *slot, unsigned long addr, unsigned int enough)
 {
 	unsigned long vpn, first = (addr & PMD_MASK) >> PAGE_SHIFT;
 	unsigned int nr = 0;
 	void *entry;
 
-	xa_for_each_range(&slot->items, vpn, entry, first, first + KSM_PMD_PAGES - 1)
+	xa_for_each_range(&slot->items, vpn, entry, first, first + KSM_PMD_PAGES - 1) {
 		nr += xa_is_value(entry) && (xa_to_value(entry) & KSM_V_WANTED);
-	return nr;
+		if (nr >= enough)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -964,7 +971,7 @@ static int ksm_try_candidate(struct ksm_batch *b, unsigned int i, u64 hash, u64 
 	 */
 	if (ksm_peer_kept_whole(&p)) {
 		ksm_mark_wanted(p.slot, p.addr);
-		if (ksm_thp_wanted(p.slot, p.addr) < READ_ONCE(ksm_knobs.thp_split_threshold)) {
+		if (!ksm_thp_wanted(p.slot, p.addr, READ_ONCE(ksm_knobs.thp_split_threshold))) {
 			ksm_peer_close(&p);
 			return -ENOENT;
 		}
